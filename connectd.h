@@ -1,0 +1,48 @@
+/* connectd: limits and defaults, in one place. */
+#ifndef CONNECTD_H
+#define CONNECTD_H
+
+#define HEAD_MAX	8192	/* request head incl. blank line (RFC 9112 s2.3: server chooses) */
+#define FIELDS_MAX	64	/* header lines in one head */
+#define HOST_MAX	253	/* DNS name length (RFC 1035 s2.3.4, without the final dot) */
+#define LABEL_MAX	63	/* DNS label length (RFC 1035 s2.3.4) */
+#define V6TEXT_MAX	45	/* textual IPv6 address inside brackets (RFC 3986 s3.2.2) */
+#define PORTS_MAX	64	/* port specs on the command line */
+#define RULES_MAX	64	/* -a and -d rules together */
+#define ADDRS_MAX	16	/* addresses of one name that are tried */
+#define LOGTEXT_MAX	255	/* client bytes in a log field before it is cut */
+#define LINGER_SECS	2	/* reading what a refused client still sends */
+
+#define DEF_PORTS	"443", "563"	/* Apache's AllowCONNECT default */
+#define DEF_CONNECT	10	/* -c: resolve and connect, seconds */
+#define DEF_HEAD	15	/* -t: whole request head, seconds */
+#define DEF_IDLE	300	/* -i: tunnel idle timeout, seconds; 0 = none */
+#define DEF_USER	"nobody"	/* -u: user to become when started as root */
+#define SECS_MAX	3600	/* largest -c and -t */
+#define IDLE_MAX	86400	/* largest -i */
+
+#define RELAY_BUF	65536	/* bytes buffered per tunnel direction */
+
+/* Exit codes, after ucspi-tcp. */
+enum {
+	EXIT_DONE = 0,		/* a tunnel ran and ended */
+	EXIT_CLIENT = 1,	/* refused for the client's reason (4xx) */
+	EXIT_USAGE = 100,	/* usage or configuration error */
+	EXIT_TEMP = 111		/* temporary failure (5xx, I/O) */
+};
+
+/* HTTP statuses that connectd answers with (RFC 9110 s15). */
+enum status {
+	ST_MORE = 0,		/* parser: the head is not complete yet */
+	ST_OK = 200,
+	ST_BAD = 400,
+	ST_FORBIDDEN = 403,
+	ST_METHOD = 405,
+	ST_TIMEOUT = 408,
+	ST_TOOLARGE = 431,
+	ST_BADGATEWAY = 502,
+	ST_GWTIMEOUT = 504,
+	ST_VERSION = 505
+};
+
+#endif

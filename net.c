@@ -1,0 +1,262 @@
+/*
+ * Resolving and connecting, both against one absolute deadline (-c).
+ * getaddrinfo(3) has no timeout, so a child process resolves and the parent
+ * waits for its answer no longer than the deadline allows.
+ */
+#define _GNU_SOURCE	/* pipe2 */
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+/* Milliseconds on the monotonic clock. */
+long long
+net_now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+socklen_t
+net_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
+unsigned
+net_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+}
+
+/* "192.0.2.1:443" or "[2001:db8::1]:443" */
+void
+net_format(const struct sockaddr *sa, char *buf, size_t size)
+{
+	char text[INET6_ADDRSTRLEN];
+	const void *a;
+
+	if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else
+		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (inet_ntop(sa->sa_family, a, text, sizeof text) == NULL)
+		(void)snprintf(text, sizeof text, "?");
+	(void)snprintf(buf, size, sa->sa_family == AF_INET ? "%s:%u" : "[%s]:%u",
+	    text, net_port(sa));
+}
+
+/* A numeric IPv4 or IPv6 address, with a port. */
+int
+net_numeric(const char *s, unsigned port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)port);
+		return 0;
+	}
+	return -1;
+}
+
+/* Wait until fd is readable (or writable) or the deadline passes: 1, 0, -1. */
+int
+net_wait(int fd, int wr, long long deadline)
+{
+	fd_set set;
+	struct timeval tv;
+	long long left;
+	int n;
+
+	do {
+		if ((left = deadline - net_now()) < 0)
+			left = 0;
+		tv.tv_sec = (time_t)(left / 1000);
+		tv.tv_usec = (suseconds_t)(left % 1000 * 1000);
+		FD_ZERO(&set);
+		FD_SET(fd, &set);
+		n = select(fd + 1, wr ? NULL : &set, wr ? &set : NULL, NULL, &tv);
+	} while (n == -1 && errno == EINTR);
+	return n;
+}
+
+/* What the resolving child sends back: getaddrinfo's error and the addresses. */
+struct answer {
+	int error;
+	unsigned n;
+	struct sockaddr_storage a[ADDRS_MAX];
+};
+
+/* In the child: resolve, write {error, count, addresses} to fd, exit. */
+static void
+lookup(int fd, const char *host, unsigned port, int family)
+{
+	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct answer out = { 0 };
+	ssize_t w;
+
+	out.error = getaddrinfo(host, NULL, &hints, &res);
+	for (ai = out.error ? NULL : res; ai != NULL && out.n < ADDRS_MAX; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		memcpy(&out.a[out.n], ai->ai_addr, ai->ai_addrlen);
+		((struct sockaddr_in *)&out.a[out.n++])->sin_port = htons((unsigned short)port);
+	}
+	if (out.error == 0)
+		freeaddrinfo(res);
+	w = write(fd, &out, sizeof out);
+	_exit(w == (ssize_t)sizeof out ? 0 : 1);
+}
+
+static int
+neterr(struct neterr *e, enum status st, const char *type)
+{
+	e->status = st;
+	e->type = type;
+	return -1;
+}
+
+/* Read the child's whole answer before the deadline. */
+static int
+answer(int fd, long long deadline, void *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < size) {
+		if (net_wait(fd, 0, deadline) != 1)
+			return -1;
+		n = read(fd, (char *)buf + got, size - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 && got == 0 ? -2 : -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int
+net_resolve(const char *host, unsigned port, int family, long long deadline,
+    struct addrs *as, struct neterr *e)
+{
+	struct answer in;
+	int p[2], r;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1)
+		return neterr(e, ST_BADGATEWAY, "proxy_internal_error");
+	if (pid == 0) {
+		(void)close(p[0]);
+		lookup(p[1], host, port, family);
+	}
+	(void)close(p[1]);
+	r = answer(p[0], deadline, &in, sizeof in);
+	(void)close(p[0]);
+	if (r != 0)
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	if (r == -1)
+		return neterr(e, ST_GWTIMEOUT, "dns_timeout");
+	if (r == -2 || in.error == EAI_AGAIN || in.error == EAI_SYSTEM || in.error == EAI_MEMORY)
+		return neterr(e, ST_BADGATEWAY, "dns_error");
+	if (in.error != 0 || in.n == 0 || in.n > ADDRS_MAX)
+		return neterr(e, ST_BADGATEWAY, "dns_error");
+	memcpy(as->a, in.a, in.n * sizeof in.a[0]);
+	as->n = in.n;
+	return 0;
+}
+
+/* One non-blocking connect, waited for until the deadline: fd, or -1 and errno. */
+static int
+attempt(const struct sockaddr *to, const struct sockaddr_storage *from, long long deadline)
+{
+	int fd, one = 1, err = 0;
+	socklen_t len = sizeof err;
+
+	if ((fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (from != NULL && (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
+	    bind(fd, (const struct sockaddr *)from, net_len((const struct sockaddr *)from)) == -1))
+		err = EADDRNOTAVAIL;	/* -b cannot be used: never ignored */
+	else if (connect(fd, to, net_len(to)) == 0)
+		return fd;
+	else if (errno != EINPROGRESS)
+		err = errno;
+	else if (net_wait(fd, 1, deadline) != 1)
+		err = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == 0)
+		return fd;
+	(void)close(fd);
+	errno = err;
+	return -1;
+}
+
+/*
+ * Each address in turn, each given an equal share of the time that is left.
+ * Returns the connected descriptor, or -1 with *e saying why.
+ */
+int
+net_connect(const struct addrs *as, const struct sockaddr_storage *from, long long deadline,
+    struct neterr *e)
+{
+	const struct sockaddr *to;
+	long long now;
+	size_t i;
+	int fd;
+
+	neterr(e, ST_BADGATEWAY, "proxy_internal_error");
+	for (i = 0; i < as->n; i++) {
+		to = (const struct sockaddr *)&as->a[i];
+		if (from != NULL && from->ss_family != to->sa_family) {
+			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
+			continue;
+		}
+		if ((now = net_now()) >= deadline)
+			break;
+		if ((fd = attempt(to, from, now + (deadline - now) / (long long)(as->n - i))) != -1)
+			return fd;
+		if (errno == ETIMEDOUT)
+			neterr(e, ST_GWTIMEOUT, "connection_timeout");
+		else if (errno == ECONNREFUSED)
+			neterr(e, ST_BADGATEWAY, "connection_refused");
+		else if (errno == ENETUNREACH || errno == EHOSTUNREACH)
+			neterr(e, ST_BADGATEWAY, "destination_ip_unroutable");
+		else if (errno == EADDRNOTAVAIL || errno == EADDRINUSE)
+			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
+		else
+			neterr(e, ST_BADGATEWAY, "destination_unavailable");
+	}
+	if (net_now() >= deadline)
+		neterr(e, ST_GWTIMEOUT, "connection_timeout");
+	return -1;
+}

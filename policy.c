@@ -1,0 +1,182 @@
+/*
+ * Ports and target addresses: Apache's AllowCONNECT, then -a and -d rules in
+ * order, then the addresses that are never a remote site. No I/O.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "parse.h"
+#include "policy.h"
+
+enum { NOMATCH, ALLOW, DENY };
+
+/* Addresses that are never a remote site, denied after the -a and -d rules. */
+static const struct {
+	struct cidr net;
+	const char *name;
+} builtin[] = {
+	{ { AF_INET, { 0 }, 8 }, "builtin:unspecified" },
+	{ { AF_INET, { 127 }, 8 }, "builtin:loopback" },
+	{ { AF_INET, { 169, 254 }, 16 }, "builtin:link-local" },
+	{ { AF_INET, { 224 }, 4 }, "builtin:multicast" },
+	{ { AF_INET, { 255, 255, 255, 255 }, 32 }, "builtin:broadcast" },
+	{ { AF_INET6, { 0 }, 128 }, "builtin:unspecified" },
+	{ { AF_INET6, { [15] = 1 }, 128 }, "builtin:loopback" },
+	{ { AF_INET6, { 0xfe, 0x80 }, 10 }, "builtin:link-local" },
+	{ { AF_INET6, { 0xff }, 8 }, "builtin:multicast" },
+};
+
+const char *
+policy_add_ports(struct policy *pl, const char *s)
+{
+	const char *dash = strchr(s, '-');
+	size_t n = strlen(s);
+	unsigned long lo, hi;
+
+	if (pl->nports == PORTS_MAX)
+		return "too many port specs";
+	if (parse_number(s, dash ? (size_t)(dash - s) : n, 65535, &lo) == -1 ||
+	    (dash && parse_number(dash + 1, n - (size_t)(dash - s) - 1, 65535, &hi) == -1))
+		return "not a port or range N-M of 1..65535";
+	if (!dash)
+		hi = lo;
+	if (lo == 0 || lo > hi)
+		return "not a port or range N-M of 1..65535";
+	pl->ports[pl->nports++] = (struct portrange){ (unsigned)lo, (unsigned)hi };
+	return NULL;
+}
+
+int
+policy_port(const struct policy *pl, unsigned port)
+{
+	size_t i;
+
+	for (i = 0; i < pl->nports; i++)
+		if (port >= pl->ports[i].lo && port <= pl->ports[i].hi)
+			return 1;
+	return 0;
+}
+
+/* "10.0.0.0/8", "2001:db8::/32" or a bare address. */
+static int
+cidr(const char *s, struct cidr *c)
+{
+	char text[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long prefix;
+
+	if (n == 0 || n >= sizeof text)
+		return -1;
+	memcpy(text, s, n);
+	text[n] = '\0';
+	c->family = strchr(text, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(c->family, text, c->addr) != 1)
+		return -1;
+	prefix = c->family == AF_INET ? 32 : 128;
+	if (slash && parse_number(slash + 1, strlen(slash + 1), prefix, &prefix) == -1)
+		return -1;
+	c->prefix = (unsigned)prefix;
+	return 0;
+}
+
+const char *
+policy_add_rule(struct policy *pl, int allow, const char *s)
+{
+	struct rule *r = &pl->rules[pl->nrules];
+
+	if (pl->nrules == RULES_MAX)
+		return "too many rules";
+	if (cidr(s, &r->net) == -1)
+		return "bad address or network";
+	r->allow = allow;
+	(void)snprintf(pl->names[pl->nrules], sizeof pl->names[0], "%s:%s",
+	    allow ? "allow" : "deny", s);
+	r->name = pl->names[pl->nrules++];
+	pl->anyallow |= allow;
+	return NULL;
+}
+
+static int
+inside(const struct cidr *c, int family, const unsigned char *a)
+{
+	unsigned bytes = c->prefix / 8, bits = c->prefix % 8;
+
+	if (c->family != family || memcmp(c->addr, a, bytes) != 0)
+		return 0;
+	return bits == 0 || ((c->addr[bytes] ^ a[bytes]) & (0xff00 >> bits)) == 0;
+}
+
+/* The first -a or -d rule that matches, then the built-in denials. */
+static int
+judge(const struct policy *pl, int family, const unsigned char *a, const char **why)
+{
+	size_t i;
+
+	for (i = 0; i < pl->nrules; i++)
+		if (inside(&pl->rules[i].net, family, a)) {
+			*why = pl->rules[i].name;
+			return pl->rules[i].allow ? ALLOW : DENY;
+		}
+	for (i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+		if (inside(&builtin[i].net, family, a)) {
+			*why = builtin[i].name;
+			return DENY;
+		}
+	return NOMATCH;
+}
+
+/*
+ * The IPv4 address inside an IPv4-mapped, NAT64, 6to4 or IPv4-compatible one
+ * (RFC 4291 s2.5.5: ::/96 but for :: and ::1).
+ */
+static int
+carried(const unsigned char *a6, unsigned char *a4)
+{
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
+	static const unsigned char compat[15] = { 0 };
+
+	if (memcmp(a6, mapped, 12) == 0 || memcmp(a6, nat64, 12) == 0 ||
+	    (memcmp(a6, compat, 12) == 0 && (memcmp(a6 + 12, compat, 3) != 0 || a6[15] > 1))) {
+		memcpy(a4, a6 + 12, 4);
+		return 1;
+	}
+	if (a6[0] == 0x20 && a6[1] == 0x02) {
+		memcpy(a4, a6 + 2, 4);
+		return 1;
+	}
+	return 0;
+}
+
+/* 1 when the address may be connected to; *why names what decided. */
+int
+policy_check(const struct policy *pl, const struct sockaddr *sa, const char **why)
+{
+	const unsigned char *a;
+	unsigned char a4[4];
+	const char *why4 = NULL;
+	int r, r4 = NOMATCH;
+
+	if (pl->family != AF_UNSPEC && sa->sa_family != pl->family) {
+		*why = pl->family == AF_INET ? "family:-4" : "family:-6";
+		return 0;
+	}
+	if (sa->sa_family == AF_INET)
+		a = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else
+		a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	r = judge(pl, sa->sa_family, a, why);
+	if (sa->sa_family == AF_INET6 && carried(a, a4))
+		r4 = judge(pl, AF_INET, a4, &why4);
+	if (r4 == DENY || (r4 == ALLOW && r == NOMATCH))
+		*why = why4;
+	if (r == DENY || r4 == DENY)
+		return 0;
+	if (r == ALLOW || r4 == ALLOW)
+		return 1;
+	*why = pl->anyallow ? "default-deny" : "default-allow";
+	return !pl->anyallow;
+}

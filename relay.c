@@ -1,0 +1,215 @@
+/*
+ * Two directions, client to target and target to client, moved with select().
+ * A direction reads only while its buffer has room and writes only while it
+ * holds bytes. After EOF it drains, then half-closes the far side: shutdown()
+ * on a socket, close() on a pipe. The tunnel is done when both directions are.
+ */
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "connectd.h"
+#include "relay.h"
+
+const char *const relay_endname[] = {
+	[END_EOF] = "eof",
+	[END_IDLE] = "idle",
+	[END_RESET] = "reset",
+	[END_ERROR] = "error",
+	[END_SIGNAL] = "signal",
+};
+
+struct dir {
+	int rfd, wfd;
+	int rsock, wsock;		/* descriptor is a socket */
+	int eof, done;
+	size_t off, len;		/* bytes buf[off..len) wait to be written */
+	unsigned long long *count;
+	char buf[RELAY_BUF];
+};
+
+static volatile sig_atomic_t stopped;
+
+static void
+stop(int sig)
+{
+	(void)sig;
+	stopped = 1;
+}
+
+static int
+issock(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static long long
+now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * An error ends the direction as an EOF would, dropping what it held; the
+ * first error names the tunnel's end.
+ */
+static void
+broken(struct dir *d, enum relay_end *end)
+{
+	if (*end == END_EOF)
+		*end = (errno == ECONNRESET || errno == EPIPE) ? END_RESET : END_ERROR;
+	d->eof = 1;
+	d->off = d->len = 0;
+}
+
+static int
+fill(struct dir *d, enum relay_end *end)
+{
+	ssize_t n;
+
+	if (d->off == d->len)
+		d->off = d->len = 0;
+	n = d->rsock ? recv(d->rfd, d->buf + d->len, sizeof d->buf - d->len, MSG_DONTWAIT)
+	    : read(d->rfd, d->buf + d->len, sizeof d->buf - d->len);
+	if (n > 0)
+		d->len += (size_t)n;
+	else if (n == 0)
+		d->eof = 1;
+	else if (errno != EINTR && errno != EAGAIN)
+		broken(d, end);
+	return n > 0;
+}
+
+static int
+flush(struct dir *d, enum relay_end *end)
+{
+	size_t k = d->len - d->off;
+	ssize_t n;
+
+	if (!d->wsock && k > PIPE_BUF)
+		k = PIPE_BUF;	/* a writable pipe takes this much without blocking */
+	n = d->wsock ? send(d->wfd, d->buf + d->off, k, MSG_DONTWAIT | MSG_NOSIGNAL)
+	    : write(d->wfd, d->buf + d->off, k);
+	if (n > 0) {
+		d->off += (size_t)n;
+		*d->count += (unsigned long long)n;
+	} else if (n == -1 && errno != EINTR && errno != EAGAIN)
+		broken(d, end);
+	return n > 0;
+}
+
+/* Drained after EOF: pass the EOF on. */
+static void
+finish(struct dir *d)
+{
+	if (d->done || !d->eof || d->off != d->len)
+		return;
+	d->done = 1;
+	if (d->wsock)
+		(void)shutdown(d->wfd, SHUT_WR);
+	else
+		(void)close(d->wfd);
+}
+
+/* select()'s sets for the directions that are not done; the highest fd + 1. */
+static int
+watch(struct dir *d, size_t n, fd_set *r, fd_set *w)
+{
+	int max = -1;
+	size_t i;
+
+	FD_ZERO(r);
+	FD_ZERO(w);
+	for (i = 0; i < n; i++) {
+		if (d[i].done)
+			continue;
+		if (!d[i].eof && d[i].len < sizeof d[i].buf) {
+			FD_SET(d[i].rfd, r);
+			max = d[i].rfd > max ? d[i].rfd : max;
+		}
+		if (d[i].off < d[i].len) {
+			FD_SET(d[i].wfd, w);
+			max = d[i].wfd > max ? d[i].wfd : max;
+		}
+	}
+	return max + 1;
+}
+
+static int
+timer(const struct relay *rl, long long last, struct timespec *ts)
+{
+	long long left = last + (long long)rl->idle * 1000 - now();
+
+	if (left < 0)
+		left = 0;
+	ts->tv_sec = (time_t)(left / 1000);
+	ts->tv_nsec = (long)(left % 1000) * 1000000;
+	return rl->idle > 0;
+}
+
+enum relay_end
+relay_run(struct relay *rl, const char *pre, size_t prelen)
+{
+	static struct dir d[2];
+	struct sigaction sa = { .sa_handler = stop };
+	sigset_t block, old;
+	struct timespec ts;
+	fd_set r, w;
+	enum relay_end end = END_EOF;
+	long long last = now();
+	int nfds, n, moved;
+	size_t i;
+
+	d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up };
+	d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down };
+	for (i = 0; i < 2; i++) {
+		d[i].rsock = issock(d[i].rfd);
+		d[i].wsock = issock(d[i].wfd);
+	}
+	memcpy(d[0].buf, pre, prelen < RELAY_BUF ? prelen : RELAY_BUF);
+	d[0].len = prelen < RELAY_BUF ? prelen : RELAY_BUF;
+
+	(void)sigemptyset(&block);
+	(void)sigaddset(&block, SIGTERM);
+	(void)sigaddset(&block, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &block, &old);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigdelset(&old, SIGTERM);
+	(void)sigdelset(&old, SIGHUP);
+
+	while (!(d[0].done && d[1].done)) {
+		nfds = watch(d, 2, &r, &w);
+		n = pselect(nfds, &r, &w, NULL, timer(rl, last, &ts) ? &ts : NULL, &old);
+		if (n == -1 && errno == EINTR && stopped)
+			return END_SIGNAL;
+		if (n == -1 && errno != EINTR)
+			return END_ERROR;
+		if (n == 0)
+			return END_IDLE;
+		if (n == -1)
+			continue;
+		moved = 0;
+		for (i = 0; i < 2; i++) {
+			if (!d[i].done && FD_ISSET(d[i].wfd, &w))
+				moved |= flush(&d[i], &end);
+			if (!d[i].done && FD_ISSET(d[i].rfd, &r))
+				moved |= fill(&d[i], &end);
+			finish(&d[i]);
+		}
+		if (moved)
+			last = now();
+	}
+	return end;
+}
