@@ -78,8 +78,6 @@ fill(struct dir *d, enum relay_end *end)
 {
 	ssize_t n;
 
-	if (d->off == d->len)
-		d->off = d->len = 0;
 	n = d->rsock ? recv(d->rfd, d->buf + d->len, sizeof d->buf - d->len, MSG_DONTWAIT)
 	    : read(d->rfd, d->buf + d->len, sizeof d->buf - d->len);
 	if (n > 0)
@@ -104,6 +102,8 @@ flush(struct dir *d, enum relay_end *end)
 	if (n > 0) {
 		d->off += (size_t)n;
 		*d->count += (unsigned long long)n;
+		if (d->off == d->len)
+			d->off = d->len = 0;
 	} else if (n == -1 && errno != EINTR && errno != EAGAIN)
 		broken(d, end);
 	return n > 0;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bats
+# The build, the static checks, and the contract kept in step across usage(), man page and README.
+
+setup() {
+	cd "$BATS_TEST_DIRNAME/.."
+}
+
+# A scratch copy of the tracked sources, built with the compiler given.
+build_with() {
+	local dir="$BATS_TEST_TMPDIR/$1"
+	mkdir -p "$dir"
+	cp ./*.c ./*.h Makefile "$dir"/
+	(cd "$dir" && make CC="$1" connectd 2>&1)
+}
+
+@test "connectd builds with gcc under -Wall -Wextra -Werror and prints no warning" {
+	command -v gcc >/dev/null || skip "gcc is not installed"
+	run build_with gcc
+	[ "$status" -eq 0 ]
+	[[ "$output" != *warning* ]]
+	[ -x "$BATS_TEST_TMPDIR/gcc/connectd" ]
+}
+
+@test "connectd builds with clang under -Wall -Wextra -Werror and prints no warning" {
+	command -v clang >/dev/null || skip "clang is not installed (apt-get install clang)"
+	run build_with clang
+	[ "$status" -eq 0 ]
+	[[ "$output" != *warning* ]]
+	[ -x "$BATS_TEST_TMPDIR/clang/connectd" ]
+}
+
+@test "cppcheck finds nothing in the sources and the unit tests" {
+	command -v cppcheck >/dev/null || skip "cppcheck is not installed (apt-get install cppcheck)"
+	run cppcheck --quiet --enable=warning,performance,portability --std=c11 \
+		--error-exitcode=1 -I. ./*.c test/*.c
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "the man page is clean under mandoc -Tlint" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed (apt-get install mandoc)"
+	run mandoc -Tlint -W warning connectd.8
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "the man page's SYNOPSIS is the text that usage() prints" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed (apt-get install mandoc)"
+	synopsis=$(MANWIDTH=400 mandoc -Tascii -O width=400 connectd.8 | sed 's/.\x08//g' |
+		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \n' '  ' | sed 's/^ *//; s/ *$//')
+	run ./connectd -Z
+	[ "$status" -eq 100 ]
+	usage=${output#*usage: }
+	echo "man: $synopsis"
+	echo "usage: $usage"
+	[ "$synopsis" = "$usage" ]
+}
+
+@test "README names the two set-up commands and every option of the synopsis" {
+	grep -q 'make run' README.md
+	grep -q 'make check' README.md
+	run ./connectd -Z
+	for opt in $(printf '%s\n' "$output" | grep -o '\[-[0-9A-Za-z]*' | tr -d '[-' | fold -w1 | sort -u); do
+		grep -q -- "-$opt" README.md || { echo "README lacks -$opt"; return 1; }
+	done
+}
+
+@test "make install and uninstall put connectd and its man page under DESTDIR and take them away" {
+	dest="$BATS_TEST_TMPDIR/dest"
+	run make install DESTDIR="$dest" PREFIX=/usr/local
+	[ "$status" -eq 0 ]
+	[ -x "$dest/usr/local/sbin/connectd" ]
+	[ -f "$dest/usr/local/share/man/man8/connectd.8" ]
+	cmp connectd "$dest/usr/local/sbin/connectd"
+	run make uninstall DESTDIR="$dest" PREFIX=/usr/local
+	[ "$status" -eq 0 ]
+	[ ! -e "$dest/usr/local/sbin/connectd" ]
+	[ ! -e "$dest/usr/local/share/man/man8/connectd.8" ]
+}
