@@ -142,8 +142,9 @@ options(int argc, char **argv, struct config *cf)
 	for (i = (size_t)optind; i < (size_t)argc; i++)
 		if ((err = policy_add_ports(&cf->policy, argv[i])) != NULL)
 			bad("port", err, argv[i]);
-	for (i = 0; cf->policy.nports == 0 && i < sizeof defports / sizeof defports[0]; i++)
-		(void)policy_add_ports(&cf->policy, defports[i]);
+	if (cf->policy.nports == 0)
+		for (i = 0; i < sizeof defports / sizeof defports[0]; i++)
+			(void)policy_add_ports(&cf->policy, defports[i]);
 	if (cf->bind && cf->policy.family != AF_UNSPEC && cf->from.ss_family != cf->policy.family)
 		bad("-b", "not of the family of -4 or -6", "");
 }
@@ -241,8 +242,7 @@ refuse(struct session *s, enum status st, const char *type, const char *why, con
 	    "Content-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
 	    st, reason[st], type, why, st == ST_METHOD ? "Allow: CONNECT\r\n" : "",
 	    strlen(reason[st]) + 1, reason[st]);
-	if (!s->eof)
-		(void)writeall(1, head, (size_t)n);
+	(void)writeall(1, head, (size_t)n);	/* the client may be gone: EPIPE */
 	log_line("client=%s target=%s status=%d error=%s%s", s->client, s->target, st, type, more);
 	linger(s);
 	exit(st < 500 ? EXIT_CLIENT : EXIT_TEMP);
@@ -328,7 +328,7 @@ main(int argc, char **argv)
 	(void)snprintf(s.target, sizeof s.target, "-");
 
 	st = head(&s, start + (long long)cf.head * 1000);
-	if (s.rq.target != NULL)
+	if (s.rq.targetlen > 0)
 		log_escape(s.target, sizeof s.target, s.rq.target, s.rq.targetlen);
 	if (st != ST_OK)
 		refuse(&s, st, "http_request_error", s.rq.why, "");
