@@ -162,7 +162,7 @@ drop(const char *user)
 		bad("-u", "no such user", user);
 	if (pw->pw_uid == 0)
 		bad("-u", "not an unprivileged user", user);
-	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
 	    setuid(pw->pw_uid) == -1 || setuid(0) != -1 || geteuid() == 0) {
 		log_line("connectd: -u: cannot become %s: %s", user, strerror(errno));
 		exit(EXIT_USAGE);
