@@ -194,30 +194,36 @@ net_resolve(const char *host, unsigned port, int family, long long deadline,
 	return 0;
 }
 
-/* One non-blocking connect, waited for until the deadline: fd, or -1 and errno. */
+/*
+ * One non-blocking connect, waited for until the deadline: fd, or -1 and
+ * *err: an errno value, or -1 when -b's address could not be bound.
+ */
 static int
-attempt(const struct sockaddr *to, const struct sockaddr_storage *from, long long deadline)
+attempt(const struct sockaddr *to, const struct sockaddr_storage *from, long long deadline,
+    int *err)
 {
-	int fd, one = 1, err = 0;
-	socklen_t len = sizeof err;
+	int fd, one = 1;
+	socklen_t len = sizeof *err;
 
-	if ((fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+	*err = 0;
+	if ((fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		*err = errno;
 		return -1;
+	}
 	if (from != NULL && (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
 	    bind(fd, (const struct sockaddr *)from, net_len((const struct sockaddr *)from)) == -1))
-		err = EADDRNOTAVAIL;	/* -b cannot be used: never ignored */
+		*err = -1;	/* -b cannot be used: never ignored */
 	else if (connect(fd, to, net_len(to)) == 0)
 		return fd;
 	else if (errno != EINPROGRESS)
-		err = errno;
+		*err = errno;
 	else if (net_wait(fd, 1, deadline) != 1)
-		err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
-	if (err == 0)
+		*err = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) == -1)
+		*err = errno;
+	if (*err == 0)
 		return fd;
 	(void)close(fd);
-	errno = err;
 	return -1;
 }
 
@@ -232,7 +238,7 @@ net_connect(const struct addrs *as, const struct sockaddr_storage *from, long lo
 	const struct sockaddr *to;
 	long long now;
 	size_t i;
-	int fd;
+	int fd, err;
 
 	neterr(e, ST_BADGATEWAY, "proxy_internal_error");
 	for (i = 0; i < as->n; i++) {
@@ -243,16 +249,16 @@ net_connect(const struct addrs *as, const struct sockaddr_storage *from, long lo
 		}
 		if ((now = net_now()) >= deadline)
 			break;
-		if ((fd = attempt(to, from, now + (deadline - now) / (long long)(as->n - i))) != -1)
+		if ((fd = attempt(to, from, now + (deadline - now) / (long long)(as->n - i), &err)) != -1)
 			return fd;
-		if (errno == ETIMEDOUT)
-			neterr(e, ST_GWTIMEOUT, "connection_timeout");
-		else if (errno == ECONNREFUSED)
-			neterr(e, ST_BADGATEWAY, "connection_refused");
-		else if (errno == ENETUNREACH || errno == EHOSTUNREACH)
-			neterr(e, ST_BADGATEWAY, "destination_ip_unroutable");
-		else if (errno == EADDRNOTAVAIL || errno == EADDRINUSE)
+		if (err == -1)
 			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
+		else if (err == ETIMEDOUT)
+			neterr(e, ST_GWTIMEOUT, "connection_timeout");
+		else if (err == ECONNREFUSED)
+			neterr(e, ST_BADGATEWAY, "connection_refused");
+		else if (err == ENETUNREACH || err == EHOSTUNREACH || err == EADDRNOTAVAIL)
+			neterr(e, ST_BADGATEWAY, "destination_ip_unroutable");
 		else
 			neterr(e, ST_BADGATEWAY, "destination_unavailable");
 	}

@@ -158,17 +158,15 @@ timer(const struct relay *rl, long long last, struct timespec *ts)
 	return rl->idle > 0;
 }
 
-enum relay_end
-relay_run(struct relay *rl, const char *pre, size_t prelen)
+static struct dir d[2];
+static sigset_t waitmask;	/* pselect's mask: SIGTERM and SIGHUP let through */
+
+/* Everything that needs a system call other than moving bytes, done before the sandbox. */
+void
+relay_init(struct relay *rl)
 {
-	static struct dir d[2];
 	struct sigaction sa = { .sa_handler = stop };
-	sigset_t block, old;
-	struct timespec ts;
-	fd_set r, w;
-	enum relay_end end = END_EOF;
-	long long last = now();
-	int nfds, n, moved;
+	sigset_t block;
 	size_t i;
 
 	d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up };
@@ -177,21 +175,32 @@ relay_run(struct relay *rl, const char *pre, size_t prelen)
 		d[i].rsock = issock(d[i].rfd);
 		d[i].wsock = issock(d[i].wfd);
 	}
-	memcpy(d[0].buf, pre, prelen < RELAY_BUF ? prelen : RELAY_BUF);
-	d[0].len = prelen < RELAY_BUF ? prelen : RELAY_BUF;
-
 	(void)sigemptyset(&block);
 	(void)sigaddset(&block, SIGTERM);
 	(void)sigaddset(&block, SIGHUP);
-	(void)sigprocmask(SIG_BLOCK, &block, &old);
+	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
-	(void)sigdelset(&old, SIGTERM);
-	(void)sigdelset(&old, SIGHUP);
+	(void)sigdelset(&waitmask, SIGTERM);
+	(void)sigdelset(&waitmask, SIGHUP);
+}
 
+/* pre: bytes the client sent after the request head, for the target first. */
+enum relay_end
+relay_run(struct relay *rl, const char *pre, size_t prelen)
+{
+	struct timespec ts;
+	fd_set r, w;
+	enum relay_end end = END_EOF;
+	long long last = now();
+	int nfds, n, moved;
+	size_t i;
+
+	d[0].len = prelen < RELAY_BUF ? prelen : RELAY_BUF;
+	memcpy(d[0].buf, pre, d[0].len);
 	while (!(d[0].done && d[1].done)) {
 		nfds = watch(d, 2, &r, &w);
-		n = pselect(nfds, &r, &w, NULL, timer(rl, last, &ts) ? &ts : NULL, &old);
+		n = pselect(nfds, &r, &w, NULL, timer(rl, last, &ts) ? &ts : NULL, &waitmask);
 		if (n == -1 && errno == EINTR && stopped)
 			return END_SIGNAL;
 		if (n == -1 && errno != EINTR)

@@ -1,0 +1,587 @@
+#!/usr/bin/env bats
+# Security (issue 3): the target addresses that are never a remote site and the
+# malformed numeric hosts the C library would misread, refused by default; -a
+# opening them again; names with allowed and denied addresses; rule order and
+# default-deny; becoming an unprivileged user as root (-u); the seccomp sandbox
+# in the normal binary, during real tunnels.
+#
+# Traffic goes only to 127.0.0.0/8 and ::1. Where connectd, were it wrong, could
+# send a packet anywhere else (link-local, multicast, broadcast, NAT64, 6to4,
+# 192.0.2.1), it runs in a network namespace of its own with no interface up
+# (isolated_net). Names other than localhost are resolved in a private mount
+# namespace whose /etc/hosts and /etc/resolv.conf are files of the test, the
+# resolver being a stub on 127.53.x.y that logs every query (private_dns); the
+# machine's /etc is never touched.
+
+load lib
+
+# ------------------------------------------------------------------ helpers
+
+# targets_on ADDR... [-- target options]: one target on each address, all on
+# the same port (the kernel's choice for the first; tried again on another port
+# when a later address has it taken). Sets PORT, TDIRS, TPIDS, TADDRS (in order).
+targets_on() {
+	local addrs=() opts=() a try ok i end
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		addrs+=("$1")
+		shift
+	done
+	[ "${1-}" = -- ] && shift
+	opts=("$@")
+	for ((try = 0; try < 5; try++)); do
+		start_target --addr "${addrs[0]}" "${opts[@]}"
+		TDIRS=("$TDIR") TPIDS=("$TPID") TADDRS=("${addrs[0]}") PORT=$TPORT ok=1
+		for a in "${addrs[@]:1}"; do
+			NTARGET=$((NTARGET + 1))
+			TDIR=$T/target.$NTARGET
+			mkdir -p "$TDIR"
+			bg "$PY" "$HARNESS" target --dir "$TDIR" --addr "$a" --port "$PORT" "${opts[@]}"
+			TDIRS+=("$TDIR")
+			TPIDS+=("$BGPID")
+			TADDRS+=("$a")
+			end=$(($(date +%s) + 10))
+			# Bounded: until it listens, or dies (the port is taken on $a).
+			until [ -e "$TDIR/port" ]; do
+				if ! alive "$BGPID" || [ "$(date +%s)" -gt "$end" ]; then
+					ok=0
+					break
+				fi
+				sleep 0.01
+			done
+			[ "$ok" = 1 ] || break
+		done
+		[ "$ok" = 1 ] && return 0
+		for i in "${TPIDS[@]}"; do
+			kill -TERM "$i" 2>/dev/null || true
+		done
+	done
+	echo "could not get one port on ${addrs[*]}"
+	return 1
+}
+
+# alive PID: the process runs (not gone, not a zombie that bash has not reaped).
+alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# untouched_all: every target of targets_on got no connection at all.
+untouched_all() {
+	local i
+	for i in "${!TDIRS[@]}"; do
+		TDIR=${TDIRS[$i]} TPID=${TPIDS[$i]}
+		assert_target_untouched || { echo "(the target on ${TADDRS[$i]})"; return 1; }
+	done
+}
+
+# only_target I: target I of targets_on got exactly one connection; every other
+# one got none. Sets TDIR, TPID to target I (for target_done).
+only_target() {
+	local i
+	for i in "${!TDIRS[@]}"; do
+		TDIR=${TDIRS[$i]} TPID=${TPIDS[$i]}
+		stop_target
+		if [ "$i" = "$1" ] && [ "$TACCEPTS" != 1 ]; then
+			echo "the target on ${TADDRS[$i]} got $TACCEPTS connections, expected 1:"
+			cat "$TDIR/events" 2>/dev/null
+			return 1
+		fi
+		if [ "$i" != "$1" ] && [ "$TACCEPTS" != 0 ]; then
+			echo "the target on ${TADDRS[$i]} (denied) got $TACCEPTS connection(s):"
+			cat "$TDIR/events"
+			return 1
+		fi
+	done
+	TDIR=${TDIRS[$1]} TPID=${TPIDS[$1]}
+}
+
+# private_hosts LINE...: private_dns (a stub that answers NXDOMAIN), with an
+# /etc/hosts of exactly these lines.
+private_hosts() {
+	private_dns nxdomain
+	printf '%s\n' "$@" >"$T/etc/hosts"
+}
+
+# no_dns_query: the stub of private_dns was never asked (the name was in hosts).
+no_dns_query() {
+	if [ -s "$T/dns/queries" ]; then
+		echo "connectd asked the DNS:"
+		cat "$T/dns/queries"
+		return 1
+	fi
+}
+
+# refused_by_default HOST CODE [ADDR-REGEX RULE]: with targets listening on
+# 127.0.0.1 and ::1 on one port, and connectd given only that port (and -t 5),
+# CONNECT HOST:PORT gets exactly this refusal (400 http_request_error, or 403
+# destination_ip_prohibited with addr=ADDR:PORT rule=RULE in the log line),
+# exit 1, exactly one log line, and neither target gets a connection.
+refused_by_default() {
+	local host=$1 code=$2 addr=${3-} rule=${4-} error more=
+	targets_on 127.0.0.1 ::1 -- --wait-eof
+	start_proxy -- -t 5 "$PORT"
+	client "send=$(connect_req "$host:$PORT")" shut
+	if [ "$code" = 400 ]; then
+		error=http_request_error
+	else
+		error=destination_ip_prohibited
+		more=" addr=$addr:$PORT rule=$(re "$rule")"
+	fi
+	assert_refusal "$code" "$error"
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=$(re "$host:$PORT") status=$code error=$error$more"
+	untouched_all
+}
+
+# refused_isolated HOST ADDR RULE: the same for an address outside loopback, with
+# connectd in a network namespace with no interface up (nothing can leave; were
+# it to try to connect, the answer would be a 502, not the 403).
+refused_isolated() {
+	local host=$1 addr=$2 rule=$3
+	isolated_net
+	start_proxy -- -t 5 8443
+	client "send=$(connect_req "$host:8443")" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=$(re "$host:8443") status=403 error=destination_ip_prohibited addr=$(re "$addr:8443") rule=$(re "$rule")"
+}
+
+# tunnel_through HOST ADDR [connectd arguments]: a target on 127.0.0.1 (or
+# $TLISTEN) that sends binary bytes and waits for EOF; CONNECT HOST:PORT through
+# connectd with these arguments (default: -t 5 PORT) opens a tunnel that moves
+# bytes byte for byte both ways; the log names ADDR:PORT as addr; exit 0; the
+# target saw the connection come from the logged proxy-source-port.
+tunnel_through() {
+	local host=$1 addr=$2
+	shift 2
+	start_target --addr "${TLISTEN:-127.0.0.1}" --send 'down\x00\xff\r\n\x7f' --wait-eof
+	[ $# -gt 0 ] || set -- -t 5
+	start_proxy -- "$@" "$TPORT"
+	client "send=$(connect_req "$host:$TPORT")up\\x00\\xfe\\r\\n\\x80" shut
+	{ printf '%s' "$OK200"; printf 'down\x00\xff\r\n\x7f'; } >"$T/want"
+	cmp "$T/want" "$T/out" || { od -c "$T/out" | head; return 1; }
+	assert_client_end eof
+	assert_exit 0
+	TNAME=$host:$TPORT TADDR=$addr:$TPORT assert_tunnel_log 7 9 eof
+	target_done
+	printf 'up\x00\xfe\r\n\x80' | cmp - "$TDIR/rx.1"
+	stop_target
+	[ "$TACCEPTS" = 1 ]
+}
+
+# to_connect_attempt HOST [connectd arguments]: with connectd in a network
+# namespace with no interface up, CONNECT HOST:8443 passes the address rules and
+# fails in the connect: a complete 502 or 504 refusal (any Proxy-Status error of
+# the connect), exit 111, one log line without addr= or rule=.
+to_connect_attempt() {
+	local host=$1 code error
+	shift
+	isolated_net
+	start_proxy -- "$@" -t 5 -c 2 8443
+	client "send=$(connect_req "$host:8443")" shut
+	code=$(head -c 12 "$T/out" | cut -c10-12)
+	error=$(sed -n 's/^Proxy-Status: connectd; error=\([a-z_]*\);.*/\1/p' "$T/out" | head -n1)
+	case $code:$error in
+	502:connection_refused | 502:destination_ip_unroutable | 502:proxy_configuration_error | \
+		502:destination_unavailable | 504:connection_timeout) ;;
+	*)
+		echo "expected a 502 or 504 from the connect, got:"
+		od -c "$T/out" | head
+		return 1
+		;;
+	esac
+	assert_refusal "$code" "$error"
+	assert_exit 111
+	assert_log "client=$(re "$CLOCAL") target=$(re "$host:8443") status=$code error=$error"
+}
+
+# proc_field PID NAME: the value of NAME: in /proc/PID/status, blanks squeezed
+# to one space and trimmed.
+proc_field() {
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s ' \t' '  ' | sed 's/ *$//'
+}
+
+# hold_tunnel AUTHORITY [client steps]: in the background, a client asks for a
+# tunnel, waits for the 200, marks $T/open and waits for $T/go (at most 10 s),
+# then runs the steps and reads to the end. Waits for the mark; sets CPID (the
+# client) and DPID (connectd, from the launcher, checked by name).
+hold_tunnel() {
+	local auth=$1
+	shift
+	client --timeout 20 "send=$(connect_req "$auth")" waithead "mark=$T/open" "waitfile=$T/go" "$@" 3>&- &
+	CPID=$!
+	wait_file "$T/open" 10
+	connectd_pid
+}
+
+# connectd_pid: DPID, connectd's PID (it is the launcher's child, exec'd).
+connectd_pid() {
+	wait_file "$PDIR/pid" 5
+	DPID=$(cat "$PDIR/pid")
+	[ "$(cat "/proc/$DPID/comm" 2>/dev/null)" = connectd ] ||
+		{ echo "PID $DPID is not connectd: $(cat "/proc/$DPID/comm" 2>/dev/null)"; return 1; }
+}
+
+# release: let the held client go on, and wait for it (it is bounded by its --timeout).
+release() {
+	touch "$T/go"
+	wait "$CPID"
+	CLOCAL=$(cat "$T/info.local")
+}
+
+# assert_proc PID NAME VALUE: /proc/PID/status says NAME: VALUE.
+assert_proc() {
+	local got
+	got=$(proc_field "$1" "$2")
+	if [ "$got" != "$3" ]; then
+		echo "/proc/$1/status: $2: '$got', expected '$3'"
+		grep -E '^(Name|Uid|Gid|Groups|NoNewPrivs|Seccomp):' "/proc/$1/status"
+		return 1
+	fi
+}
+
+# assert_user PID USER: the process runs as USER with USER's primary group, on
+# all four ids (real, effective, saved, filesystem).
+assert_user() {
+	local u g
+	u=$(id -u "$2") g=$(id -g "$2")
+	assert_proc "$1" Uid "$u $u $u $u"
+	assert_proc "$1" Gid "$g $g $g $g"
+}
+
+# ------------------------------------------- 1. refused by default, exactly
+
+@test "127.0.0.1 is refused by default with 403, rule builtin:loopback, and no connection" {
+	refused_by_default 127.0.0.1 403 '127\.0\.0\.1' builtin:loopback
+}
+
+@test "127.1 is malformed: 400, and no connection" {
+	refused_by_default 127.1 400
+}
+
+@test "2130706433 is malformed: 400, and no connection" {
+	refused_by_default 2130706433 400
+}
+
+@test "0x7f.1 is malformed: 400, and no connection" {
+	refused_by_default 0x7f.1 400
+}
+
+@test "0177.0.0.1 is malformed: 400, and no connection" {
+	refused_by_default 0177.0.0.1 400
+}
+
+@test "[::1] is refused by default with 403, rule builtin:loopback, and no connection" {
+	refused_by_default '[::1]' 403 '\[::1\]' builtin:loopback
+}
+
+@test "[::ffff:127.0.0.1] is refused by default with 403 as the loopback it carries" {
+	refused_by_default '[::ffff:127.0.0.1]' 403 '\[::ffff:127\.0\.0\.1\]' builtin:loopback
+}
+
+@test "[::ffff:7f00:1] is refused by default with 403 as the loopback it carries" {
+	refused_by_default '[::ffff:7f00:1]' 403 '\[::ffff:127\.0\.0\.1\]' builtin:loopback
+}
+
+@test "[64:ff9b::7f00:1] (NAT64) is refused by default with 403 as the loopback it carries" {
+	refused_isolated '[64:ff9b::7f00:1]' '[64:ff9b::7f00:1]' builtin:loopback
+}
+
+@test "[2002:7f00:1::] (6to4) is refused by default with 403 as the loopback it carries" {
+	refused_isolated '[2002:7f00:1::]' '[2002:7f00:1::]' builtin:loopback
+}
+
+@test "169.254.169.254 (cloud metadata) is refused by default with 403, rule builtin:link-local" {
+	refused_isolated 169.254.169.254 169.254.169.254 builtin:link-local
+}
+
+@test "0.0.0.0 is refused by default with 403, rule builtin:unspecified, and no connection" {
+	# Linux would connect 0.0.0.0 to this host: the targets on loopback would see it.
+	refused_by_default 0.0.0.0 403 '0\.0\.0\.0' builtin:unspecified
+}
+
+@test "[::] is refused by default with 403, rule builtin:unspecified, and no connection" {
+	refused_by_default '[::]' 403 '\[::\]' builtin:unspecified
+}
+
+@test "224.0.0.1 is refused by default with 403, rule builtin:multicast" {
+	refused_isolated 224.0.0.1 224.0.0.1 builtin:multicast
+}
+
+@test "255.255.255.255 is refused by default with 403, rule builtin:broadcast" {
+	refused_isolated 255.255.255.255 255.255.255.255 builtin:broadcast
+}
+
+@test "localhost is refused by default with 403: it resolves from /etc/hosts to loopback" {
+	private_hosts '127.0.0.1	localhost' '::1	localhost'
+	refused_by_default localhost 403 '(127\.0\.0\.1|\[::1\])' builtin:loopback
+	no_dns_query
+}
+
+# --------------------------------------------------- 2. opened again by -a
+
+@test "-a 127.0.0.1 opens 127.0.0.1: the tunnel moves bytes byte for byte" {
+	tunnel_through 127.0.0.1 127.0.0.1 -a 127.0.0.1 -t 5
+}
+
+@test "-a 127.0.0.1 opens [::ffff:127.0.0.1]: the tunnel reaches the target on 127.0.0.1" {
+	tunnel_through '[::ffff:127.0.0.1]' '[::ffff:127.0.0.1]' -a 127.0.0.1 -t 5
+}
+
+@test "-a 127.0.0.1 opens [::ffff:7f00:1]: the tunnel reaches the target on 127.0.0.1" {
+	tunnel_through '[::ffff:7f00:1]' '[::ffff:127.0.0.1]' -a 127.0.0.1 -t 5
+}
+
+@test "-a ::1 opens [::1]: the tunnel reaches the target on ::1" {
+	TLISTEN=::1 TLOCAL=::1 tunnel_through '[::1]' '[::1]' -a ::1 -t 5
+}
+
+@test "-a 127.0.0.0/8 opens localhost through 127.0.0.1, and its ::1 stays denied" {
+	private_hosts '127.0.0.1	localhost' '::1	localhost'
+	targets_on 127.0.0.1 ::1 -- --send 'ok\n'
+	start_proxy -- -a 127.0.0.0/8 -t 5 "$PORT"
+	client "send=$(connect_req "localhost:$PORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=localhost:$PORT TADDR=127.0.0.1:$PORT assert_tunnel_log 0 3 eof
+	only_target 0
+	no_dns_query
+}
+
+@test "-a 127.0.0.1 lets [64:ff9b::7f00:1] through the rules to a connect attempt (502, not 403)" {
+	# No NAT64 here: connectd runs with no network at all, so the attempt
+	# fails at once and nothing leaves.
+	to_connect_attempt '[64:ff9b::7f00:1]' -a 127.0.0.1
+}
+
+@test "-a 127.0.0.1 lets [2002:7f00:1::] through the rules to a connect attempt (502, not 403)" {
+	# No 6to4 relay here: the same.
+	to_connect_attempt '[2002:7f00:1::]' -a 127.0.0.1
+}
+
+# ----------------------------------- 3. names, rule order, default-deny
+
+@test "a name on a denied and an allowed IPv4 address connects only to the allowed one" {
+	private_hosts '127.0.0.2	both.test' '127.0.0.1	both.test'
+	targets_on 127.0.0.1 127.0.0.2 -- --send 'ok\n' --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 "$PORT"
+	client "send=$(connect_req "both.test:$PORT")hi" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=both.test:$PORT TADDR=127.0.0.1:$PORT assert_tunnel_log 2 3 eof
+	only_target 0
+	target_done
+	[ "$(cat "$TDIR/rx.1")" = hi ]
+	no_dns_query
+}
+
+@test "a name whose first address (::1) is denied skips it and connects to the allowed 127.0.0.1" {
+	# getaddrinfo puts ::1 before 127.0.0.1 (RFC 6724 precedence).
+	private_hosts '::1	both.test' '127.0.0.1	both.test'
+	targets_on 127.0.0.1 ::1 -- --send 'ok\n' --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 "$PORT"
+	client "send=$(connect_req "both.test:$PORT")hi" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=both.test:$PORT TADDR=127.0.0.1:$PORT assert_tunnel_log 2 3 eof
+	only_target 0
+	target_done
+	[ "$(cat "$TDIR/rx.1")" = hi ]
+	no_dns_query
+}
+
+@test "a name on denied addresses only gets 403 naming the first address and its rule" {
+	private_hosts '127.0.0.2	denied.test' '127.0.0.3	denied.test'
+	targets_on 127.0.0.2 127.0.0.3 -- --wait-eof
+	start_proxy -- -a 127.0.0.1 -d 127.0.0.2 -t 5 "$PORT"
+	client "send=$(connect_req "denied.test:$PORT")" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=denied\.test:$PORT status=403 error=destination_ip_prohibited addr=127\.0\.0\.2:$PORT rule=deny:127\.0\.0\.2"
+	untouched_all
+	no_dns_query
+}
+
+@test "-d 127.0.0.1 -a 127.0.0.0/8 refuses 127.0.0.1: the first rule that matches decides" {
+	targets_on 127.0.0.1 -- --wait-eof
+	start_proxy -- -d 127.0.0.1 -a 127.0.0.0/8 -t 5 "$PORT"
+	client "send=$(connect_req "127.0.0.1:$PORT")" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$PORT status=403 error=destination_ip_prohibited addr=127\.0\.0\.1:$PORT rule=deny:127\.0\.0\.1"
+	untouched_all
+}
+
+@test "-a 127.0.0.0/8 -d 127.0.0.1 opens 127.0.0.1: the first rule that matches decides" {
+	tunnel_through 127.0.0.1 127.0.0.1 -a 127.0.0.0/8 -d 127.0.0.1 -t 5
+}
+
+@test "with an -a given, a remote address it does not cover gets 403 default-deny before any connect" {
+	# No network for connectd: had it tried to connect, the answer would be 502.
+	isolated_net
+	start_proxy -- -a 127.0.0.1 -t 5 443
+	client "send=$(connect_req 192.0.2.1:443)" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=192\.0\.2\.1:443 status=403 error=destination_ip_prohibited addr=192\.0\.2\.1:443 rule=default-deny"
+}
+
+# ------------------------------------------------------ 4. -u, as root
+
+@test "started as root with no -u, connectd runs its tunnel as nobody, no new privileges, seccomp on" {
+	need_root
+	start_target --send 'ok\n' --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	hold_tunnel "127.0.0.1:$TPORT" shut
+	assert_user "$DPID" nobody
+	assert_proc "$DPID" NoNewPrivs 1
+	assert_proc "$DPID" Seccomp 2
+	release
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+}
+
+@test "started as root, connectd keeps no supplementary group (Groups: empty)" {
+	need_root
+	start_target --send 'ok\n' --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	hold_tunnel "127.0.0.1:$TPORT" shut
+	assert_proc "$DPID" Groups ""
+	release
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+}
+
+@test "started as root, connectd becomes nobody before the client has sent a byte" {
+	need_root
+	local u end
+	start_target --send 'ok\n' --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client --timeout 20 "mark=$T/open" "waitfile=$T/go" "send=$(connect_req "127.0.0.1:$TPORT")" shut 3>&- &
+	CPID=$!
+	wait_file "$T/open" 10
+	connectd_pid
+	# Bounded: connectd has just been started; were it to drop only after
+	# reading, it would wait here for a byte that does not come.
+	u=$(id -u nobody)
+	end=$(($(date +%s) + 5))
+	until [ "$(proc_field "$DPID" Uid)" = "$u $u $u $u" ] || [ "$(date +%s)" -gt "$end" ]; do
+		sleep 0.01
+	done
+	assert_user "$DPID" nobody
+	release
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+}
+
+@test "-u with another unprivileged user runs the tunnel as that user" {
+	need_root
+	local u
+	for u in daemon bin sys www-data proxy; do
+		[ "$(id -u "$u" 2>/dev/null)" ] && [ "$(id -u "$u")" != 0 ] &&
+			[ "$(id -u "$u")" != "$(id -u nobody)" ] && break
+		u=
+	done
+	[ -n "$u" ] || skip "no unprivileged user other than nobody in /etc/passwd"
+	start_target --send 'ok\n' --wait-eof
+	start_proxy -- -u "$u" -a 127.0.0.1 -t 5 "$TPORT"
+	hold_tunnel "127.0.0.1:$TPORT" shut
+	assert_user "$DPID" "$u"
+	assert_proc "$DPID" NoNewPrivs 1
+	assert_proc "$DPID" Seccomp 2
+	release
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+}
+
+@test "-u with an unknown user is exit 100 with one line, and the target gets nothing" {
+	need_root
+	start_target --wait-eof
+	start_proxy -- -u no_such_user_xyz -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_exit 100
+	assert_log 'connectd: -u: no such user: no_such_user_xyz'
+	[ ! -s "$T/out" ] || { echo "the client got:"; od -c "$T/out" | head; return 1; }
+	assert_target_untouched
+}
+
+@test "-u root is exit 100 with one line, and the target gets nothing" {
+	need_root
+	start_target --wait-eof
+	start_proxy -- -u root -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_exit 100
+	assert_log 'connectd: -u: [^:]+: root'
+	[ ! -s "$T/out" ] || { echo "the client got:"; od -c "$T/out" | head; return 1; }
+	assert_target_untouched
+}
+
+# ------------------------------------------- 5. tunnels under the sandbox
+
+@test "under the sandbox a tunnel moves 1 MiB each way byte for byte, the client closing first" {
+	local n=1048576
+	start_target --echo
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	hold_tunnel "127.0.0.1:$TPORT" "stream=$n" shut
+	assert_proc "$DPID" Seccomp 2
+	release
+	assert_client_end eof
+	assert_200_first
+	assert_exit 0
+	[ "$(info tx)" = "$n" ]
+	[ "$(info rx)" = "$n" ]
+	[ "$(info rxsha)" = "$("$PY" "$HARNESS" streamsha "$n")" ]
+	TLOCAL=127.0.0.1 assert_tunnel_log "$n" "$n" eof
+}
+
+@test "under the sandbox the target's EOF passes on and the client can still send after it" {
+	start_target --send 'bye\n'
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	hold_tunnel "127.0.0.1:$TPORT" waiteof "send=after the target's EOF" shut
+	assert_proc "$DPID" Seccomp 2
+	release
+	assert_out "${OK200}bye"$'\n'
+	assert_exit 0
+	target_done
+	[ "$(cat "$TDIR/rx.1")" = "after the target's EOF" ]
+	TLOCAL=127.0.0.1 assert_tunnel_log 22 4 eof
+}
+
+@test "under the sandbox an idle tunnel ends after -i with end=idle and exit 0" {
+	start_target --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 -i 2 "$TPORT"
+	hold_tunnel "127.0.0.1:$TPORT" waiteof
+	assert_proc "$DPID" Seccomp 2
+	release
+	assert_out "$OK200"
+	assert_client_end eof
+	assert_exit 0
+	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 idle
+	local secs
+	secs=$(field "$(tail -n1 "$PDIR/stderr")" secs)
+	awk -v t="$secs" 'BEGIN { exit !(t >= 1.9 && t <= 4.0) }' || { echo "idle end after ${secs}s"; return 1; }
+}
+
+@test "under the sandbox SIGTERM mid-tunnel ends it with a close line end=signal and exit 111" {
+	start_target --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	hold_tunnel "127.0.0.1:$TPORT" send=late shut
+	assert_proc "$DPID" Seccomp 2
+	kill -TERM "$DPID"
+	assert_exit 111 # were the handler's return not allowed: signal31 (SIGSYS)
+	release
+	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 signal
+}
+
+@test "under the sandbox SIGHUP mid-tunnel ends it with a close line end=signal and exit 111" {
+	start_target --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	hold_tunnel "127.0.0.1:$TPORT" send=late shut
+	assert_proc "$DPID" Seccomp 2
+	kill -HUP "$DPID"
+	assert_exit 111
+	release
+	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 signal
+}
