@@ -119,3 +119,45 @@ load lib
 	LOGTARGET=127.0.0.1:@PORT@ refused 502 proxy_configuration_error \
 		'CONNECT 127.0.0.1:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -a 127.0.0.1 -b 192.0.2.1 -t 5 @PORT@
 }
+
+@test "a name's denied addresses are skipped and never connected to" {
+	private_dns nxdomain
+	# dual.test is ::1 and 127.0.0.1, and the resolver gives ::1 first: a decoy
+	# listens there, and only 127.0.0.1 is allowed.
+	start_target --send 'four\n'
+	local four_dir=$TDIR four_pid=$TPID
+	FAM=6
+	start_target --port "$TPORT" --send 'decoy\n'
+	local decoy_dir=$TDIR decoy_pid=$TPID
+	FAM=4
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "dual.test:$TPORT")" shut
+	assert_out "${OK200}four"$'\n'
+	assert_exit 0
+	TNAME=dual.test:$TPORT TLOCAL=127.0.0.1 assert_tunnel_log 0 5 eof
+	TDIR=$decoy_dir TPID=$decoy_pid assert_target_untouched
+	TDIR=$four_dir TPID=$four_pid stop_target
+	[ "$TACCEPTS" = 1 ]
+}
+
+@test "-4 connects to IPv4 only: an IPv6 target gets 403 naming the family rule" {
+	FAM=6
+	LOGTARGET='[::1]:@PORT@' LOGEXTRA=' addr=[::1]:@PORT@ rule=family:-4' refused 403 destination_ip_prohibited \
+		'CONNECT [::1]:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -4 -a ::1 -t 5 @PORT@
+}
+
+@test "-6 connects to IPv6 only: an IPv4 target gets 403 naming the family rule" {
+	LOGTARGET='127.0.0.1:@PORT@' LOGEXTRA=' addr=127.0.0.1:@PORT@ rule=family:-6' refused 403 destination_ip_prohibited \
+		'CONNECT 127.0.0.1:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -6 -a 127.0.0.1 -t 5 @PORT@
+}
+
+@test "-6 with a name asks only for IPv6 addresses and uses them" {
+	private_dns nxdomain
+	FAM=6
+	start_target --send 'six\n'
+	start_proxy -- -6 -a ::1 -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "dual.test:$TPORT")" shut
+	assert_out "${OK200}six"$'\n'
+	assert_exit 0
+	TNAME=dual.test:$TPORT TLOCAL='[::1]' assert_tunnel_log 0 4 eof
+}

@@ -359,14 +359,15 @@ private_syslog() {
 # private_dns MODE: set PROXY_WRAP so that connectd runs in a private mount
 # namespace whose /etc/resolv.conf names a DNS stub on 127.53.x.y:53 (MODE
 # nxdomain or silent; queries logged to $T/dns/queries) and whose /etc/hosts maps
-# only localhost and target.test (to 127.0.0.1). Needs root and unshare.
+# only localhost, target.test (127.0.0.1) and dual.test (127.0.0.1 and ::1).
+# Needs root and unshare.
 private_dns() {
 	need_root
 	need unshare
 	local addr=127.53.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
 	mkdir -p "$T/etc" "$T/dns"
 	printf 'nameserver %s\n' "$addr" >"$T/etc/resolv.conf"
-	printf '127.0.0.1\tlocalhost target.test\n::1\tlocalhost\n' >"$T/etc/hosts"
+	printf '127.0.0.1\tlocalhost target.test dual.test\n::1\tlocalhost dual.test\n' >"$T/etc/hosts"
 	printf '%s\n' 'passwd: files' 'group: files' 'shadow: files' 'hosts: files dns' \
 		'networks: files' 'protocols: files' 'services: files' >"$T/etc/nsswitch.conf"
 	bg "$PY" "$HARNESS" dns --dir "$T/dns" --addr "$addr" --mode "$1"

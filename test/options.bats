@@ -114,6 +114,11 @@ PORTMSG='connectd: port: not a port or range N-M of 1..65535'
 	bad 'connectd: -b: not a numeric address: 10.0.0.0/8' -a 127.0.0.1 -b 10.0.0.0/8 @PORT@
 }
 
+@test "-b of the other family than -4 or -6 is a usage error naming -b" {
+	usage_error 'connectd: -b: [^:]+:.*' -4 -b ::1 -a 127.0.0.1 @PORT@
+	usage_error 'connectd: -b: [^:]+:.*' -6 -b 127.0.0.1 -a ::1 @PORT@
+}
+
 @test "-a with a bad network is a usage error naming it" {
 	bad 'connectd: -a: bad address or network: 10.0.0.0/33' -a 10.0.0.0/33 -a 127.0.0.1 @PORT@
 	bad 'connectd: -a: bad address or network: 300.1.1.1' -a 300.1.1.1 -a 127.0.0.1 @PORT@
