@@ -1,0 +1,121 @@
+#!/usr/bin/env bats
+# Resolving and connecting: 502 and 504 with their Proxy-Status errors, the
+# connect timeout, names (in a private mount namespace with its own resolver
+# configuration, root only), and -b.
+
+load lib
+
+@test "a closed port gets 502 connection_refused and exit 111" {
+	start_target --mode closed
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_refusal 502 connection_refused
+	assert_exit 111
+	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$TPORT status=502 error=connection_refused"
+}
+
+@test "a closed port on ::1 gets 502 connection_refused" {
+	FAM=6
+	start_target --mode closed
+	start_proxy -- -a ::1 -t 5 "$TPORT"
+	client "send=$(connect_req "[::1]:$TPORT")" shut
+	assert_refusal 502 connection_refused
+	assert_exit 111
+	assert_log "client=$(re "$CLOCAL") target=$(re "[::1]:$TPORT") status=502 error=connection_refused"
+}
+
+@test "a target that never completes the handshake gets 504 connection_timeout within -c" {
+	start_target --mode never
+	start_proxy -- -a 127.0.0.1 -t 5 -c 1 "$TPORT"
+	client --timeout 10 "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_refusal 504 connection_timeout
+	assert_exit 111
+	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$TPORT status=504 error=connection_timeout"
+	local t
+	t=$(info t_first)
+	echo "504 after ${t}s"
+	awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t <= 3.0) }'
+}
+
+@test "-c counts from the end of the head, not from the start: a slow head still gets its -c" {
+	start_target --mode never
+	start_proxy -- -a 127.0.0.1 -t 5 -c 1 "$TPORT"
+	client --timeout 10 "send=CONNECT 127.0.0.1:$TPORT HTTP/1.1\\r\\n" pause=1.5 "send=Host: x\\r\\n\\r\\n" shut
+	assert_refusal 504 connection_timeout
+	assert_exit 111
+	local t
+	t=$(info t_first)
+	echo "504 after ${t}s"
+	awk -v t="$t" 'BEGIN { exit !(t >= 2.4 && t <= 4.5) }'
+}
+
+@test "an unreachable network gets 502 destination_ip_unroutable" {
+	# connectd in a network namespace with no interface up: nothing leaves.
+	isolated_net
+	LOGTARGET=192.0.2.1:443 refused 502 destination_ip_unroutable \
+		'CONNECT 192.0.2.1:443 HTTP/1.1\r\nHost: x\r\n\r\n' -t 5
+}
+
+@test "a name that does not resolve gets 502 dns_error and exit 111" {
+	private_dns nxdomain
+	LOGTARGET=no-such-host.test:443 refused 502 dns_error \
+		'CONNECT no-such-host.test:443 HTTP/1.1\r\nHost: x\r\n\r\n' -t 5
+	grep -q '^query no-such-host\.test ' "$T/dns/queries" ||
+		{ echo "the DNS stub was never asked:"; cat "$T/dns/queries"; return 1; }
+}
+
+@test "a name whose resolution takes longer than -c gets 504 dns_timeout within -c" {
+	private_dns silent
+	LOGTARGET=slow-host.test:443 refused 504 dns_timeout \
+		'CONNECT slow-host.test:443 HTTP/1.1\r\nHost: x\r\n\r\n' -t 5 -c 1
+	local t
+	t=$(info t_first)
+	echo "504 after ${t}s"
+	awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t <= 3.0) }'
+	grep -q '^query slow-host\.test ' "$T/dns/queries"
+}
+
+@test "a name resolves once and the tunnel goes to its address, logged as addr" {
+	private_dns nxdomain
+	start_target --send 'ok\n'
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "target.test:$TPORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=target.test:$TPORT TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	stop_target
+	[ "$TACCEPTS" = 1 ]
+}
+
+@test "a name that resolves to loopback is denied by default, with its address logged" {
+	private_dns nxdomain
+	LOGTARGET=target.test:@PORT@ LOGEXTRA=' addr=127.0.0.1:@PORT@ rule=builtin:loopback' \
+		refused 403 destination_ip_prohibited \
+		'CONNECT target.test:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -t 5 @PORT@
+}
+
+@test "a numeric target never asks the resolver" {
+	private_dns nxdomain
+	start_target --send 'ok\n'
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	[ ! -s "$T/dns/queries" ] || { cat "$T/dns/queries"; return 1; }
+}
+
+@test "-b sets the local address of the connection to the target" {
+	start_target --send 'ok\n'
+	start_proxy -- -a 127.0.0.1 -b 127.0.0.2 -t 5 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	target_done
+	[[ $TDONE == *" peer=127.0.0.2:$SRCPORT "* ]] || { echo "target: $TDONE (logged port $SRCPORT)"; return 1; }
+}
+
+@test "-b with an address that is not local gets 502 proxy_configuration_error" {
+	LOGTARGET=127.0.0.1:@PORT@ refused 502 proxy_configuration_error \
+		'CONNECT 127.0.0.1:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -a 127.0.0.1 -b 192.0.2.1 -t 5 @PORT@
+}

@@ -1,0 +1,386 @@
+# lib.bash: helpers for connectd's bats tests. Load with `load lib`.
+#
+# Everything runs as real processes over real sockets on 127.0.0.1 and ::1, on
+# ports the kernel chose; every wait is bounded. Traffic goes nowhere else: a
+# test that needs a name to fail to resolve runs connectd in a private mount
+# namespace with its own /etc/resolv.conf (see private_dns), and skips unless root.
+#
+# Per test, under $T (= $BATS_TEST_TMPDIR):
+#   $T/target.N/ port, events ("accept n=N peer=A" and "done n=N peer=A rx=.. rxsha=..
+#               tx=.. txsha=.. end=.."), rx.N (bytes connection N received), stopped
+#   $T/proxy.N/  port, stderr (connectd's log), status (exit code), elapsed
+#   $T/out      every byte the client received; $T/info: key=value (see harness.py)
+
+TESTDIR=$BATS_TEST_DIRNAME
+CONNECTD=${CONNECTD:-$(cd "$TESTDIR/.." && pwd)/connectd}
+if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
+HARNESS=$TESTDIR/harness.py
+USAGE='usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] [-t secs] [-i secs] [-l auto|stderr|syslog] [-u user] [portspec ...]'
+OK200=$'HTTP/1.1 200 Connection established\r\n\r\n'
+
+# need CMD...: skip the test unless every command is installed.
+need() {
+	local c
+	for c; do
+		command -v "$c" >/dev/null 2>&1 || skip "needs $c (not installed; run test/run as root or install it)"
+	done
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+setup() {
+	need python3
+	[ -x "$CONNECTD" ] || { echo "no connectd binary at $CONNECTD (run make)"; return 1; }
+	T=$BATS_TEST_TMPDIR
+	PIDS=()
+	FAM=4
+}
+
+teardown() {
+	local p i
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		for ((i = 0; i < 250; i++)); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.02
+		done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+}
+
+# bg CMD...: run in the background, tracked for teardown, away from bats' fd 3.
+bg() {
+	"$@" </dev/null >>"$T/bg.log" 2>&1 3>&- &
+	PIDS+=($!)
+	BGPID=$!
+}
+
+# wait_file PATH [SECS]: poll (bounded) until PATH exists.
+wait_file() {
+	local path=$1 secs=${2:-10} end
+	end=$(($(date +%s%N) + secs * 1000000000))
+	while [ ! -e "$path" ]; do
+		if [ "$(date +%s%N)" -gt "$end" ]; then
+			echo "timed out after ${secs}s waiting for $path"
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# wait_grep FILE REGEX [SECS]: poll (bounded) until a line of FILE matches.
+wait_grep() {
+	local file=$1 re=$2 secs=${3:-10} end
+	end=$(($(date +%s%N) + secs * 1000000000))
+	until [ -e "$file" ] && grep -Eq -- "$re" "$file"; do
+		if [ "$(date +%s%N)" -gt "$end" ]; then
+			echo "timed out after ${secs}s waiting for /$re/ in $file:"
+			cat "$file" 2>/dev/null
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# start_target [target options]: a target server; sets TPORT, TDIR, TPID.
+start_target() {
+	NTARGET=$((${NTARGET:-0} + 1))
+	TDIR=$T/target.$NTARGET
+	mkdir -p "$TDIR"
+	bg "$PY" "$HARNESS" target --dir "$TDIR" --family "$FAM" "$@"
+	TPID=$BGPID
+	wait_file "$TDIR/port"
+	TPORT=$(cat "$TDIR/port")
+}
+
+# stop_target: stop it and count every connection it got, even unaccepted ones.
+stop_target() {
+	kill -TERM "$TPID"
+	wait_file "$TDIR/stopped" 5
+	TACCEPTS=$(cat "$TDIR/stopped")
+}
+
+# assert_target_untouched: the target got no connection at all.
+assert_target_untouched() {
+	stop_target
+	if [ "$TACCEPTS" != 0 ]; then
+		echo "the target got $TACCEPTS connection(s):"
+		cat "$TDIR/events"
+		return 1
+	fi
+}
+
+# target_done [N]: wait for connection N (1) to end at the target; sets TDONE.
+target_done() {
+	local n=${1:-1}
+	wait_grep "$TDIR/events" "^done n=$n " 10
+	TDONE=$(grep "^done n=$n " "$TDIR/events")
+}
+
+# field LINE KEY: the value of KEY=value in a space-separated line.
+field() {
+	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# start_proxy [launcher options] -- [connectd arguments]: the super-server with
+# connectd behind it; sets PPORT, PDIR. Launcher options: --pipes, --env K=V,
+# --family 4|6, --timeout S, --stderr file|socket|closed. PROXY_WRAP=(cmd...) wraps the launcher (and so
+# connectd), CONNECTD_WRAP=(cmd...) wraps connectd alone.
+start_proxy() {
+	local lopts=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		lopts+=("$1")
+		shift
+	done
+	[ "${1-}" = -- ] && shift
+	NPROXY=$((${NPROXY:-0} + 1))
+	PDIR=$T/proxy.$NPROXY
+	mkdir -p "$PDIR"
+	bg "${PROXY_WRAP[@]}" "$PY" "$HARNESS" launch --dir "$PDIR" --family "$FAM" "${lopts[@]}" -- \
+		"${CONNECTD_WRAP[@]}" "$CONNECTD" "$@"
+	wait_file "$PDIR/port" 10
+	PPORT=$(cat "$PDIR/port")
+}
+
+# client [--timeout S] [--stall S] STEP...: connect to the proxy, run the steps,
+# then read to EOF. Steps (harness.py): send=BYTES (Python escapes), sendfile=PATH,
+# pause=S, drip=N:S (a byte every S seconds until a reply), shut (half-close),
+# waithead (the response head is in), waiteof, stream=N (N bytes of the stream),
+# mark=PATH (create it), waitfile=PATH.
+# Sets CLOCAL (the client's address as connectd sees it).
+client() {
+	local copts=()
+	while [ $# -gt 0 ] && [[ $1 == --* ]]; do
+		copts+=("$1")
+		shift
+	done
+	"$PY" "$HARNESS" client --port "$PPORT" --family "$FAM" --out "$T/out" --info "$T/info" "${copts[@]}" "$@" 3>&-
+	CLOCAL=$(info local)
+}
+
+# assert_client_end [HOW]: the client's connection ended this way (eof).
+assert_client_end() {
+	local end
+	end=$(info end)
+	if [ "$end" != "${1:-eof}" ]; then
+		echo "the client's connection ended by '$end', expected '${1:-eof}':"
+		cat "$T/info"
+		return 1
+	fi
+}
+
+# info KEY: a value the client recorded.
+info() {
+	sed -n "s/^$1=//p" "$T/info"
+}
+
+# proxy_exit [SECS]: wait for connectd to end; sets PSTATUS and PLOG (its log lines).
+proxy_exit() {
+	wait_file "$PDIR/status" "${1:-15}"
+	PSTATUS=$(cat "$PDIR/status")
+	PLOG=$(cat "$PDIR/stderr")
+}
+
+# assert_exit CODE: connectd's exit status.
+assert_exit() {
+	proxy_exit
+	if [ "$PSTATUS" != "$1" ]; then
+		echo "connectd exit status: expected $1, got $PSTATUS; its stderr:"
+		cat "$PDIR/stderr"
+		return 1
+	fi
+}
+
+# assert_log REGEX...: the log has exactly these lines, each matching its
+# (anchored, extended) regex.
+assert_log() {
+	local i=0 n line re
+	n=$(wc -l <"$PDIR/stderr")
+	if [ "$n" -ne $# ] || [ -n "$(tail -c1 "$PDIR/stderr")" ]; then
+		echo "expected $# complete log line(s), got $n:"
+		cat -A "$PDIR/stderr"
+		return 1
+	fi
+	for re; do
+		i=$((i + 1))
+		line=$(sed -n "${i}p" "$PDIR/stderr")
+		if ! [[ $line =~ ^$re$ ]]; then
+			echo "log line $i: expected /^$re\$/"
+			echo "             got: $line"
+			return 1
+		fi
+	done
+}
+
+# re TEXT: TEXT with the characters special in an extended regex escaped.
+re() {
+	printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'
+}
+
+# assert_out BYTES: the client received exactly these bytes ($'...' string).
+assert_out() {
+	local want=$T/want
+	printf '%s' "$1" >"$want"
+	if ! cmp -s "$want" "$T/out"; then
+		echo "the client received:"
+		od -c "$T/out" | head -40
+		echo "expected:"
+		od -c "$want" | head -40
+		return 1
+	fi
+}
+
+# assert_200_first: the client's bytes began with exactly the 200 (for streams,
+# whose tunnel bytes are hashed rather than kept).
+assert_200_first() {
+	if [ "$(info headlen)" != ${#OK200} ] || ! head -c ${#OK200} "$T/out" | cmp -s - <(printf '%s' "$OK200"); then
+		echo "the response head was not exactly the 200:"
+		head -c 200 "$T/out" | od -c | head
+		return 1
+	fi
+}
+
+# assert_refusal CODE ERROR: the client got exactly one complete refusal.
+assert_refusal() {
+	"$PY" "$HARNESS" checkresp "$T/out" "$1" "$2"
+}
+
+# code_exit CODE: the exit status connectd must give after sending CODE.
+code_exit() {
+	case $1 in
+	200) echo 0 ;;
+	4*) echo 1 ;;
+	5*) echo 111 ;;
+	esac
+}
+
+# refused CODE ERROR REQUEST [connectd arguments]: start a target, send REQUEST
+# (escapes as in Python bytes; @PORT@ is the target's port) through connectd with
+# these arguments (default: -a 127.0.0.1 -t 5 @PORT@), half-close, and check:
+# exactly that refusal, the exit status, exactly one log line
+# "client=C target=T status=CODE error=ERROR$LOGEXTRA" (T is $LOGTARGET when set,
+# @PORT@ replaced), and no connection to the target.
+refused() {
+	local code=$1 error=$2 req=$3 a args=() t
+	shift 3
+	[ $# -gt 0 ] || set -- -a 127.0.0.1 -t 5 @PORT@
+	[ -n "${KEEP_TARGET-}" ] || start_target --wait-eof
+	for a; do
+		args+=("${a//@PORT@/$TPORT}")
+	done
+	start_proxy -- "${args[@]}"
+	client "send=${req//@PORT@/$TPORT}" shut
+	assert_refusal "$code" "$error"
+	assert_exit "$(code_exit "$code")"
+	t=${LOGTARGET-}
+	if [ -n "$t" ]; then
+		t=$(re "${t//@PORT@/$TPORT}")
+	else
+		t='[^ ]+'
+	fi
+	a=${LOGEXTRA-}
+	assert_log "client=$(re "$CLOCAL") target=$t status=$code error=$error$(re "${a//@PORT@/$TPORT}")"
+	assert_target_untouched
+}
+
+# accepted REQUEST [connectd arguments]: like refused, but the request must open a
+# tunnel: the target's "ok" comes back after exactly the 200, exit 0, two log lines.
+accepted() {
+	local req=$1 a args=()
+	shift
+	[ $# -gt 0 ] || set -- -a 127.0.0.1 -t 5 @PORT@
+	start_target --send 'ok\n'
+	for a; do
+		args+=("${a//@PORT@/$TPORT}")
+	done
+	start_proxy -- "${args[@]}"
+	client "send=${req//@PORT@/$TPORT}" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TLOCAL=${TLOCAL:-127.0.0.1} TNAME=${TNAME//@PORT@/$TPORT} assert_tunnel_log 0 3 eof
+	target_done
+	[[ $TDONE == *" rx=0 "* ]] || { echo "target: $TDONE"; return 1; }
+}
+
+# connect_req AUTHORITY: a CONNECT request for it (HTTP/1.1 with Host), escaped.
+connect_req() {
+	printf 'CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n' "$1" "$1"
+}
+
+# assert_tunnel_log UP DOWN END: the decision and close lines of a tunnel to the
+# target, exactly; sets SRCPORT (the logged proxy-source-port).
+assert_tunnel_log() {
+	local c t a
+	c=$(re "$CLOCAL")
+	t=$(re "${TNAME:-$TLOCAL:$TPORT}")
+	a=$(re "${TADDR:-$TLOCAL:$TPORT}")
+	assert_log "client=$c target=$t addr=$a proxy-source-port=[0-9]+ status=200" \
+		"client=$c target=$t status=200 up=$1 down=$2 secs=[0-9]+\.[0-9]{3} end=$3"
+	SRCPORT=$(field "$(head -n1 "$PDIR/stderr")" proxy-source-port)
+}
+
+# isolated_net: connectd runs in a network namespace of its own with no
+# interface up (the client's socket still works): any address it tries to reach
+# is unreachable and no packet leaves. Needs root and unshare.
+isolated_net() {
+	need_root
+	need unshare
+	CONNECTD_WRAP=(unshare --net --)
+}
+
+# private_syslog: connectd runs in a private mount namespace whose /dev is a
+# tmpfs with null, zero, random and urandom, and a /dev/log that leads to a
+# syslog stub; its messages are in $T/syslog/messages. Needs root and unshare.
+private_syslog() {
+	need_root
+	need unshare
+	mkdir -p "$T/syslog" "$T/olddev"
+	bg "$PY" "$HARNESS" syslog --dir "$T/syslog" --path "$T/syslog/sock"
+	wait_file "$T/syslog/ready" 5
+	: >>"$T/syslog/messages"
+	# shellcheck disable=SC2016
+	CONNECTD_WRAP=(unshare --mount --propagation private -- sh -c '
+		set -e
+		mount --bind /dev "$1/olddev"
+		mount -t tmpfs -o mode=755 none /dev
+		for n in null zero random urandom; do
+			: >"/dev/$n"
+			mount --bind "$1/olddev/$n" "/dev/$n"
+		done
+		ln -s "$1/syslog/sock" /dev/log
+		shift
+		exec "$@"' sh "$T")
+}
+
+# private_dns MODE: set PROXY_WRAP so that connectd runs in a private mount
+# namespace whose /etc/resolv.conf names a DNS stub on 127.53.x.y:53 (MODE
+# nxdomain or silent; queries logged to $T/dns/queries) and whose /etc/hosts maps
+# only localhost and target.test (to 127.0.0.1). Needs root and unshare.
+private_dns() {
+	need_root
+	need unshare
+	local addr=127.53.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+	mkdir -p "$T/etc" "$T/dns"
+	printf 'nameserver %s\n' "$addr" >"$T/etc/resolv.conf"
+	printf '127.0.0.1\tlocalhost target.test\n::1\tlocalhost\n' >"$T/etc/hosts"
+	printf '%s\n' 'passwd: files' 'group: files' 'shadow: files' 'hosts: files dns' \
+		'networks: files' 'protocols: files' 'services: files' >"$T/etc/nsswitch.conf"
+	bg "$PY" "$HARNESS" dns --dir "$T/dns" --addr "$addr" --mode "$1"
+	wait_file "$T/dns/ready" 5
+	: >>"$T/dns/queries"
+	# shellcheck disable=SC2016
+	PROXY_WRAP=(unshare --mount --propagation private -- sh -c '
+		set -e
+		for d in /run/nscd /var/run/nscd; do
+			if [ -d "$d" ]; then mount -t tmpfs none "$d"; fi
+		done
+		mount --bind "$1/resolv.conf" /etc/resolv.conf
+		mount --bind "$1/hosts" /etc/hosts
+		mount --bind "$1/nsswitch.conf" /etc/nsswitch.conf
+		shift
+		exec "$@"' sh "$T/etc")
+}
