@@ -6,8 +6,9 @@ Subcommands, each a short-lived process bounded by its own time limit:
   launch   plays the super-server: listens on 127.0.0.1:0 or [::1]:0, writes the
            port to DIR/port, accepts ONE connection and runs the command with the
            socket on descriptors 0 and 1 (or, with --pipes, with two pipes that it
-           relays to and from the socket); stderr goes to DIR/stderr; the exit
-           status goes to DIR/status, the run time to DIR/elapsed.
+           relays to and from the socket); stderr goes to DIR/stderr (or is the
+           socket, or is closed: --stderr); its pid goes to DIR/pid, its exit
+           status to DIR/status, its run time to DIR/elapsed.
   target   a server for connectd to connect to; see --help. Writes DIR/port and
            one line per event to DIR/events, received bytes to DIR/rx.N.
   client   connects, runs a list of steps (send, pause, shut, ...), records what
@@ -175,7 +176,9 @@ def cmd_launch(a):
     ls.close()
     conn.settimeout(None)
     env = clean_env(a.env)
-    err = open(os.path.join(d, "stderr"), "wb")
+    err = open(os.path.join(d, "stderr"), "wb")    # stays empty unless --stderr file
+    errfd = conn.fileno() if a.stderr == "socket" else err.fileno()
+    pre = (lambda: os.close(2)) if a.stderr == "closed" else None
     child = []
 
     def term(signum, frame):
@@ -188,15 +191,6 @@ def cmd_launch(a):
     signal.signal(signal.SIGTERM, term)
     t0 = time.monotonic()
     threads = []
-    if a.stderr == "socket":
-        err.close()
-        err = open(os.path.join(d, "stderr"), "rb")    # stays empty
-        errfd = conn.fileno()
-    else:
-        errfd = err.fileno()
-    pre = None
-    if a.stderr == "closed":
-        pre = lambda: os.close(2)
     if not a.pipes:
         p = subprocess.Popen(a.command, stdin=conn.fileno(), stdout=conn.fileno(),
                              stderr=errfd, env=env, close_fds=True, preexec_fn=pre)

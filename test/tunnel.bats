@@ -129,9 +129,9 @@ setup_file() {
 
 @test "the idle timer restarts whenever bytes move" {
 	start_target --wait-eof --reply 'done\n'
-	start_proxy -- -a 127.0.0.1 -t 5 -i 1 "$TPORT"
+	start_proxy -- -a 127.0.0.1 -t 5 -i 2 "$TPORT"
 	client --timeout 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead \
-		send=a pause=0.6 send=b pause=0.6 send=c pause=0.6 send=d pause=0.6 send=e shut
+		send=a pause=0.7 send=b pause=0.7 send=c pause=0.7 send=d pause=0.7 send=e shut
 	assert_out "${OK200}done"$'\n'
 	assert_exit 0
 	TLOCAL=127.0.0.1 assert_tunnel_log 5 5 eof
