@@ -29,6 +29,7 @@ struct config {
 	struct policy policy;
 	struct sockaddr_storage from;	/* -b */
 	int bind;
+	const char *bindtext;
 	unsigned connect, head, idle;	/* -c, -t, -i in seconds */
 	const char *user;
 };
@@ -110,6 +111,7 @@ options(int argc, char **argv, struct config *cf)
 			if (net_numeric(optarg, 0, &cf->from) == -1)
 				bad("-b", "not a numeric address", optarg);
 			cf->bind = 1;
+			cf->bindtext = optarg;
 			break;
 		case 'c':
 			cf->connect = seconds("-c", optarg, 1, SECS_MAX);
@@ -147,7 +149,7 @@ options(int argc, char **argv, struct config *cf)
 		for (i = 0; i < sizeof defports / sizeof defports[0]; i++)
 			(void)policy_add_ports(&cf->policy, defports[i]);
 	if (cf->bind && cf->policy.family != AF_UNSPEC && cf->from.ss_family != cf->policy.family)
-		bad("-b", "not of the family of -4 or -6", "");
+		bad("-b", "not of the family of -4 or -6", cf->bindtext);
 }
 
 /* Started as root: become the user, with no way back. Else nothing to do. */
