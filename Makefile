@@ -42,6 +42,9 @@ run: connectd
 	@echo "connectd on 127.0.0.1:3128 (ports 443 563); ^C stops it"
 	systemd-socket-activate -l 127.0.0.1:3128 -a --inetd ./connectd -l stderr
 
+bench: connectd
+	python3 bench/bench.py
+
 install: connectd
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 755 connectd $(DESTDIR)$(SBINDIR)/connectd
@@ -53,4 +56,4 @@ uninstall:
 clean:
 	rm -f connectd $(OBJS) $(UNITS)
 
-.PHONY: all check run install uninstall clean
+.PHONY: all check run bench install uninstall clean
