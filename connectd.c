@@ -221,6 +221,7 @@ linger(const struct session *s)
 	long long deadline = net_now() + LINGER_SECS * 1000;
 	char sink[4096];
 	struct stat st;
+	ssize_t n;
 
 	if (s->eof)
 		return;
@@ -229,7 +230,7 @@ linger(const struct session *s)
 	else
 		(void)close(1);
 	while (net_wait(0, 0, deadline) == 1)
-		if (read(0, sink, sizeof sink) <= 0 && errno != EINTR)
+		if ((n = read(0, sink, sizeof sink)) == 0 || (n == -1 && errno != EINTR))
 			break;
 }
 
