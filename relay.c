@@ -117,7 +117,10 @@ flush(struct dir *d, enum relay_end *end)
 	else
 		n = write(d->wfd, d->buf + d->off, k);
 	if (n > 0) {
-		d->off += (size_t)n;
+		if (d->pipe[0] != -1)
+			d->len -= (size_t)n;	/* the pipe is a queue: its room grows back */
+		else
+			d->off += (size_t)n;
 		*d->count += (unsigned long long)n;
 		d->full = 0;
 		if (d->off == d->len)
