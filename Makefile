@@ -7,8 +7,8 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror
 ALL_CFLAGS = $(WARN) $(CFLAGS)
 
-OBJS = connectd.o parse.o policy.o relay.o net.o log.o
-UNITS = test/unit_parse test/unit_policy
+OBJS = connectd.o parse.o policy.o relay.o net.o log.o sandbox.o
+UNITS = test/unit_parse test/unit_policy test/unit_sandbox
 
 all: connectd
 
@@ -18,18 +18,22 @@ connectd: $(OBJS)
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-connectd.o: connectd.c connectd.h log.h net.h parse.h policy.h relay.h
+connectd.o: connectd.c connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
 parse.o: parse.c parse.h connectd.h
 policy.o: policy.c policy.h parse.h connectd.h
 relay.o: relay.c relay.h connectd.h
 net.o: net.c net.h connectd.h
 log.o: log.c log.h connectd.h
+sandbox.o: sandbox.c sandbox.h
 
 test/unit_parse: test/unit_parse.c test/unit.h parse.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_parse.c parse.o
 
 test/unit_policy: test/unit_policy.c test/unit.h policy.o parse.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_policy.c policy.o parse.o
+
+test/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.o
 
 check: connectd $(UNITS)
 	test/run

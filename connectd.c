@@ -20,6 +20,7 @@
 #include "parse.h"
 #include "policy.h"
 #include "relay.h"
+#include "sandbox.h"
 
 #define USAGE "usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] " \
 	"[-t secs] [-i secs] [-l auto|stderr|syslog] [-u user] [portspec ...]"
@@ -346,8 +347,13 @@ main(int argc, char **argv)
 	log_line("client=%s target=%s addr=%s proxy-source-port=%u status=200",
 	    s.client, s.target, addr, net_port((struct sockaddr *)&local));
 
-	opened = net_now();
 	rl.idle = cf.idle;
+	relay_init(&rl);
+	if (sandbox_enter() == -1) {
+		log_line("connectd: cannot enter the sandbox: %s", strerror(errno));
+		refuse(&s, ST_BADGATEWAY, "proxy_internal_error", "sandbox failed", "");
+	}
+	opened = net_now();
 	end = writeall(1, ok, sizeof ok - 1) == -1 ? END_RESET :
 	    relay_run(&rl, s.buf + s.rq.headlen, s.len - s.rq.headlen);
 	opened = net_now() - opened;

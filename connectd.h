@@ -21,7 +21,8 @@
 #define SECS_MAX	3600	/* largest -c and -t */
 #define IDLE_MAX	86400	/* largest -i */
 
-#define RELAY_BUF	65536	/* bytes buffered per tunnel direction */
+#define RELAY_BUF	65536	/* bytes buffered per direction when a pipe is an end */
+#define RELAY_PIPE	262144	/* pipe size per direction for splice() between sockets */
 
 /* Exit codes, after ucspi-tcp. */
 enum {

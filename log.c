@@ -1,18 +1,28 @@
 /*
- * Log lines: key=value fields, one line per event, written whole in one
- * write(2) to stderr, or to syslog (facility daemon) when stderr is the
- * client's socket (inetd, xinetd) or closed, or when asked.
+ * Log lines: key=value fields, one line per event, each written whole in one
+ * call: to stderr, or to syslog (facility daemon) when stderr is the client's
+ * socket (inetd, xinetd) or closed, or when asked. The syslog socket is
+ * opened at the start, so that logging needs no system call but send() once
+ * the sandbox is on.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <syslog.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "connectd.h"
 #include "log.h"
 
+#define SYSLOG_PATH	"/dev/log"
+#define SYSLOG_PRI	(3 * 8 + 6)	/* daemon.info (RFC 5424 s6.2.1) */
+
+static int logfd = 2;		/* stderr, the syslog socket, or -1: nowhere */
 static int tosyslog;
+static pid_t pid;
 
 /* Is descriptor 2 missing, or the same file as descriptor 0? */
 static int
@@ -25,34 +35,73 @@ stderr_unusable(void)
 	return fstat(0, &in) == 0 && in.st_dev == err.st_dev && in.st_ino == err.st_ino;
 }
 
+static int
+syslog_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = SYSLOG_PATH };
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 void
 log_open(enum logto where)
 {
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (tosyslog && logfd != -1)
+		(void)close(logfd);
 	tosyslog = where == LOGTO_SYSLOG || (where == LOGTO_AUTO && stderr_unusable());
-	if (tosyslog)
-		openlog("connectd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	logfd = tosyslog ? syslog_connect() : 2;
+	pid = getpid();
+	tzset();
+	(void)localtime_r(&t, &tm);	/* reads the zone now, not in the sandbox */
+}
+
+/* RFC 3164's header, as syslog(3) writes it: "<30>Nov 27 12:00:00 connectd[42]: " */
+static size_t
+header(char *buf, size_t size)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	size_t n;
+	int k;
+
+	n = snprintf(buf, size, "<%d>", SYSLOG_PRI) < 0 ? 0 : strlen(buf);
+	if (localtime_r(&t, &tm) != NULL)
+		n += strftime(buf + n, size - n, "%b %e %H:%M:%S ", &tm);
+	k = snprintf(buf + n, size - n, "connectd[%ld]: ", (long)pid);
+	return k < 0 ? n : n + (size_t)k;
 }
 
 void
 log_line(const char *fmt, ...)
 {
 	char line[2048];
+	size_t n = 0;
 	va_list ap;
-	int n;
+	int k;
 
+	if (logfd == -1)
+		return;
+	if (tosyslog)
+		n = header(line, sizeof line);
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof line - 1, fmt, ap);
+	k = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (k < 0)
 		return;
-	if ((size_t)n > sizeof line - 2)
-		n = sizeof line - 2;
-	if (tosyslog) {
-		syslog(LOG_INFO, "%s", line);
-		return;
-	}
-	line[n++] = '\n';
-	if (write(2, line, (size_t)n) == -1)
+	n += (size_t)k < sizeof line - n - 1 ? (size_t)k : sizeof line - n - 2;
+	if (!tosyslog)
+		line[n++] = '\n';
+	if ((tosyslog ? send(logfd, line, n, MSG_NOSIGNAL) : write(logfd, line, n)) == -1)
 		return;		/* a lost log line must not stop the tunnel */
 }
 

@@ -3,11 +3,15 @@
  * A direction reads only while its buffer has room and writes only while it
  * holds bytes. After EOF it drains, then half-closes the far side: shutdown()
  * on a socket, close() on a pipe. The tunnel is done when both directions are.
+ * When both ends of a direction are sockets, its buffer is a pipe and the
+ * bytes move with splice(), never copied through user space.
  */
+#define _GNU_SOURCE	/* splice, F_SETPIPE_SZ */
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
@@ -28,8 +32,10 @@ const char *const relay_endname[] = {
 struct dir {
 	int rfd, wfd;
 	int rsock, wsock;		/* descriptor is a socket */
+	int pipe[2];			/* the buffer, for splice(); else -1 */
 	int eof, done;
-	size_t off, len;		/* bytes buf[off..len) wait to be written */
+	int full;			/* the pipe took no more: wait for it to drain */
+	size_t off, len, cap;		/* waiting: buf[off..len), or len bytes in the pipe */
 	unsigned long long *count;
 	char buf[RELAY_BUF];
 };
@@ -78,13 +84,20 @@ fill(struct dir *d, enum relay_end *end)
 {
 	ssize_t n;
 
-	n = d->rsock ? recv(d->rfd, d->buf + d->len, sizeof d->buf - d->len, MSG_DONTWAIT)
-	    : read(d->rfd, d->buf + d->len, sizeof d->buf - d->len);
+	if (d->pipe[1] != -1)
+		n = splice(d->rfd, NULL, d->pipe[1], NULL, d->cap - d->len,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	else if (d->rsock)
+		n = recv(d->rfd, d->buf + d->len, d->cap - d->len, MSG_DONTWAIT);
+	else
+		n = read(d->rfd, d->buf + d->len, d->cap - d->len);
 	if (n > 0)
 		d->len += (size_t)n;
 	else if (n == 0)
 		d->eof = 1;
-	else if (errno != EINTR && errno != EAGAIN)
+	else if (errno == EAGAIN)
+		d->full = d->pipe[1] != -1 && d->len > 0;	/* out of pipe slots */
+	else if (errno != EINTR)
 		broken(d, end);
 	return n > 0;
 }
@@ -97,11 +110,16 @@ flush(struct dir *d, enum relay_end *end)
 
 	if (!d->wsock && k > PIPE_BUF)
 		k = PIPE_BUF;	/* a writable pipe takes this much without blocking */
-	n = d->wsock ? send(d->wfd, d->buf + d->off, k, MSG_DONTWAIT | MSG_NOSIGNAL)
-	    : write(d->wfd, d->buf + d->off, k);
+	if (d->pipe[0] != -1)
+		n = splice(d->pipe[0], NULL, d->wfd, NULL, k, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	else if (d->wsock)
+		n = send(d->wfd, d->buf + d->off, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		n = write(d->wfd, d->buf + d->off, k);
 	if (n > 0) {
 		d->off += (size_t)n;
 		*d->count += (unsigned long long)n;
+		d->full = 0;
 		if (d->off == d->len)
 			d->off = d->len = 0;
 	} else if (n == -1 && errno != EINTR && errno != EAGAIN)
@@ -134,7 +152,7 @@ watch(struct dir *d, size_t n, fd_set *r, fd_set *w)
 	for (i = 0; i < n; i++) {
 		if (d[i].done)
 			continue;
-		if (!d[i].eof && d[i].len < sizeof d[i].buf) {
+		if (!d[i].eof && !d[i].full && d[i].len < d[i].cap) {
 			FD_SET(d[i].rfd, r);
 			max = d[i].rfd > max ? d[i].rfd : max;
 		}
@@ -158,12 +176,62 @@ timer(const struct relay *rl, long long last, struct timespec *ts)
 	return rl->idle > 0;
 }
 
+/*
+ * A pipe for splice() when both ends are sockets, else the user-space buffer.
+ * Sockets go non-blocking: a splice() into a blocking one can wait.
+ */
+static void
+plumb(struct dir *d)
+{
+	int sz;
+
+	d->rsock = issock(d->rfd);
+	d->wsock = issock(d->wfd);
+	d->pipe[0] = d->pipe[1] = -1;
+	d->cap = sizeof d->buf;
+	if (!d->rsock || !d->wsock || pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		return;
+	if ((sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE)) == -1)
+		sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	if (sz <= 0 || fcntl(d->rfd, F_SETFL, fcntl(d->rfd, F_GETFL) | O_NONBLOCK) == -1 ||
+	    fcntl(d->wfd, F_SETFL, fcntl(d->wfd, F_GETFL) | O_NONBLOCK) == -1) {
+		(void)close(d->pipe[0]);
+		(void)close(d->pipe[1]);
+		d->pipe[0] = d->pipe[1] = -1;
+		return;
+	}
+	d->cap = (size_t)sz;
+}
+
+static struct dir d[2];
+static sigset_t waitmask;	/* pselect's mask: SIGTERM and SIGHUP let through */
+
+/* Everything that needs a system call other than moving bytes, done before the sandbox. */
+void
+relay_init(struct relay *rl)
+{
+	struct sigaction sa = { .sa_handler = stop };
+	sigset_t block;
+	size_t i;
+
+	d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up };
+	d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down };
+	for (i = 0; i < 2; i++)
+		plumb(&d[i]);
+	(void)sigemptyset(&block);
+	(void)sigaddset(&block, SIGTERM);
+	(void)sigaddset(&block, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigdelset(&waitmask, SIGTERM);
+	(void)sigdelset(&waitmask, SIGHUP);
+}
+
+/* pre: bytes the client sent after the request head, for the target first. */
 enum relay_end
 relay_run(struct relay *rl, const char *pre, size_t prelen)
 {
-	static struct dir d[2];
-	struct sigaction sa = { .sa_handler = stop };
-	sigset_t block, old;
 	struct timespec ts;
 	fd_set r, w;
 	enum relay_end end = END_EOF;
@@ -171,27 +239,14 @@ relay_run(struct relay *rl, const char *pre, size_t prelen)
 	int nfds, n, moved;
 	size_t i;
 
-	d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up };
-	d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down };
-	for (i = 0; i < 2; i++) {
-		d[i].rsock = issock(d[i].rfd);
-		d[i].wsock = issock(d[i].wfd);
-	}
-	memcpy(d[0].buf, pre, prelen < RELAY_BUF ? prelen : RELAY_BUF);
-	d[0].len = prelen < RELAY_BUF ? prelen : RELAY_BUF;
-
-	(void)sigemptyset(&block);
-	(void)sigaddset(&block, SIGTERM);
-	(void)sigaddset(&block, SIGHUP);
-	(void)sigprocmask(SIG_BLOCK, &block, &old);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
-	(void)sigdelset(&old, SIGTERM);
-	(void)sigdelset(&old, SIGHUP);
-
+	d[0].len = prelen < d[0].cap ? prelen : d[0].cap;
+	if (d[0].pipe[1] == -1)
+		memcpy(d[0].buf, pre, d[0].len);
+	else if (d[0].len > 0 && write(d[0].pipe[1], pre, d[0].len) != (ssize_t)d[0].len)
+		return END_ERROR;
 	while (!(d[0].done && d[1].done)) {
 		nfds = watch(d, 2, &r, &w);
-		n = pselect(nfds, &r, &w, NULL, timer(rl, last, &ts) ? &ts : NULL, &old);
+		n = pselect(nfds, &r, &w, NULL, timer(rl, last, &ts) ? &ts : NULL, &waitmask);
 		if (n == -1 && errno == EINTR && stopped)
 			return END_SIGNAL;
 		if (n == -1 && errno != EINTR)

@@ -13,6 +13,7 @@ struct relay {
 	unsigned long long up, down;	/* bytes delivered to the target, to the client */
 };
 
+void		 relay_init(struct relay *);
 enum relay_end	 relay_run(struct relay *, const char *, size_t);
 extern const char *const relay_endname[];
 
