@@ -1,0 +1,163 @@
+#!/usr/bin/env bats
+# Where the log lines go (-l auto, stderr, syslog), the exact syslog datagram,
+# and the client's name from the environment: what log.bats does not cover.
+# connectd runs behind the python launcher, in a private mount namespace whose
+# /dev/log is the socket of a syslog stub that keeps each datagram whole (see
+# super.bash); the machine's own /dev/log is never touched.
+
+load lib
+load super
+
+# in_ns: connectd (alone) in the private namespace, with the syslog stub.
+in_ns() {
+	ns_wrap
+	CONNECTD_WRAP=("${NS_WRAP[@]}")
+}
+
+# launched_pid: the pid of connectd behind the launcher (unshare and sh exec it).
+launched_pid() {
+	wait_file "$PDIR/pid" 5
+	CPID=$(cat "$PDIR/pid")
+}
+
+# tunnel_ok [launcher options] -- [connectd options]: a short tunnel whose target
+# sends "ok\n"; the client must get exactly the 200 and "ok\n".
+tunnel_ok() {
+	start_target --send 'ok\n'
+	start_proxy "$@" -a 127.0.0.1 -t 5 -i 10 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	launched_pid
+	C=$(re "$CLOCAL")
+	DECISION="client=$C target=127\\.0\\.0\\.1:$TPORT addr=127\\.0\\.0\\.1:$TPORT proxy-source-port=[0-9]+ status=200"
+	CLOSE="client=$C target=127\\.0\\.0\\.1:$TPORT status=200 up=0 down=3 secs=[0-9]+\\.[0-9]{3} end=eof"
+}
+
+@test "-l syslog: each line is one datagram <30>Mmm dd hh:mm:ss connectd[PID]: LINE, no newline, stamped now" {
+	in_ns
+	tunnel_ok -- -l syslog
+	[ ! -s "$PDIR/stderr" ]
+	syslog_sync
+	syslog_lines
+	assert_lines "$T/syslog.lines" "<30>.{15} connectd\\[$CPID\\]: $DECISION" "<30>.{15} connectd\\[$CPID\\]: $CLOSE"
+	assert_dgram 1 "$CPID" "$DECISION"
+	assert_dgram 2 "$CPID" "$CLOSE"
+}
+
+@test "-l auto with stderr the client socket (2>&1): the exact datagrams, nothing to the client" {
+	in_ns
+	tunnel_ok --stderr socket --
+	syslog_sync
+	assert_dgram 1 "$CPID" "$DECISION"
+	assert_dgram 2 "$CPID" "$CLOSE"
+	[ ! -e "$T/syslog/dgram.4" ]	# 1, 2 and the marker of syslog_sync
+}
+
+@test "-l auto with stderr a file: the lines go to stderr and nothing to syslog" {
+	in_ns
+	tunnel_ok --
+	assert_log "$DECISION" "$CLOSE"
+	syslog_sync
+	syslog_lines
+	assert_lines "$T/syslog.lines"
+}
+
+@test "-l stderr: the lines go to stderr and nothing to syslog" {
+	in_ns
+	tunnel_ok -- -l stderr
+	assert_log "$DECISION" "$CLOSE"
+	syslog_sync
+	syslog_lines
+	assert_lines "$T/syslog.lines"
+}
+
+@test "-l auto with stderr closed: the exact datagrams" {
+	in_ns
+	tunnel_ok --stderr closed --
+	syslog_sync
+	assert_dgram 1 "$CPID" "$DECISION"
+	assert_dgram 2 "$CPID" "$CLOSE"
+}
+
+@test "the last -l wins: -l syslog -l stderr logs to stderr only" {
+	in_ns
+	tunnel_ok -- -l syslog -l stderr
+	assert_log "$DECISION" "$CLOSE"
+	syslog_sync
+	syslog_lines
+	assert_lines "$T/syslog.lines"
+}
+
+# no_devlog: connectd in a namespace with no /dev/log at all.
+no_devlog() {
+	# shellcheck disable=SC2016
+	CONNECTD_WRAP=(unshare --mount --propagation private -- sh -c '
+		set -e
+		mount -t tmpfs -o mode=755 none /dev
+		: >/dev/null
+		mount --bind "$1" /dev/null
+		shift
+		exec "$@"' sh "$T/devnull")
+	: >"$T/devnull"
+}
+
+@test "with stderr the client socket and no /dev/log, the log is lost but never reaches the client" {
+	need_root
+	need unshare
+	no_devlog
+	tunnel_ok --stderr socket --
+}
+
+@test "-l syslog with no /dev/log: the tunnel works and nothing goes to stderr" {
+	need_root
+	need unshare
+	no_devlog
+	tunnel_ok -- -l syslog
+	[ ! -s "$PDIR/stderr" ]
+}
+
+@test "a refusal with the longest escaped target arrives whole in one datagram" {
+	in_ns
+	local ff300 want
+	ff300=$(printf '\\xff%.0s' {1..300})
+	want=$(printf '\\\\xff%.0s' {1..255})
+	start_target --wait-eof
+	start_proxy -- -l syslog -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=CONNECT $ff300:443 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" shut
+	assert_refusal 400 http_request_error
+	assert_exit 1
+	launched_pid
+	syslog_sync
+	assert_dgram 1 "$CPID" "client=$(re "$CLOCAL") target=${want}\\.\\.\\. status=400 error=http_request_error"
+	assert_target_untouched
+}
+
+# named [LAUNCHER OPTIONS]: a refused request (port not allowed); sets NAME to
+# the logged client.
+named() {
+	start_target --wait-eof
+	start_proxy "$@" -- -a 127.0.0.1 -t 5 1
+	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_refusal 403 http_request_denied
+	assert_exit 1
+	assert_log "client=[^ ]+ target=127\\.0\\.0\\.1:$TPORT status=403 error=http_request_denied"
+	NAME=$(field "$(cat "$PDIR/stderr")" client)
+	echo "client logged as: $NAME (the client was $CLOCAL)"
+	assert_target_untouched
+}
+
+@test "with fd 0 a pipe, an IPv6 TCPREMOTEIP is written in brackets: [2001:db8::7]:4321" {
+	named --pipes --env TCPREMOTEIP=2001:db8::7 --env TCPREMOTEPORT=4321 --env PROTO=TCP
+	[ "$NAME" = '[2001:db8::7]:4321' ]
+}
+
+@test "with fd 0 a pipe, PROTO=TCP without TCPREMOTEIP names the client by REMOTE_HOST" {
+	named --pipes --env PROTO=TCP --env TCPREMOTEPORT=4321 --env REMOTE_HOST=192.0.2.8
+	[ "$NAME" = 192.0.2.8 ]
+}
+
+@test "with fd 0 a pipe, a TCPREMOTEIP with a space or a newline stays inside its field" {
+	named --pipes --env PROTO=TCP --env $'TCPREMOTEIP=1.2.3.4 status=200\nx' --env TCPREMOTEPORT=1
+	[ "$NAME" = '1.2.3.4\x20status=200\x0ax:1' ]
+}
