@@ -24,15 +24,23 @@ static int logfd = 2;		/* stderr, the syslog socket, or -1: nowhere */
 static int tosyslog;
 static pid_t pid;
 
-/* Is descriptor 2 missing, or the same file as descriptor 0? */
+/*
+ * Is descriptor 2 missing, the same file as descriptor 0, or a network
+ * socket (inetd's client socket, when a wrapper put pipes on 0 and 1)?
+ */
 static int
 stderr_unusable(void)
 {
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
 	struct stat in, err;
 
 	if (fstat(2, &err) == -1)
 		return 1;
-	return fstat(0, &in) == 0 && in.st_dev == err.st_dev && in.st_ino == err.st_ino;
+	if (fstat(0, &in) == 0 && in.st_dev == err.st_dev && in.st_ino == err.st_ino)
+		return 1;
+	return S_ISSOCK(err.st_mode) && getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
 }
 
 static int

@@ -54,6 +54,16 @@ tunnel_ok() {
 	[ ! -e "$T/syslog/dgram.4" ]	# 1, 2 and the marker of syslog_sync
 }
 
+@test "-l auto with pipes on 0 and 1 and the client socket on 2 (a wrapper under inetd): syslog, nothing to the client" {
+	in_ns
+	tunnel_ok --pipes --stderr socket --
+	DECISION="client=- ${DECISION#client=* }"	# fd 0 is a pipe: no peer to name
+	CLOSE="client=- ${CLOSE#client=* }"
+	syslog_sync
+	assert_dgram 1 "$CPID" "$DECISION"
+	assert_dgram 2 "$CPID" "$CLOSE"
+}
+
 @test "-l auto with stderr a file: the lines go to stderr and nothing to syslog" {
 	in_ns
 	tunnel_ok --
