@@ -79,3 +79,23 @@ build_with() {
 	[ ! -e "$dest/usr/local/sbin/connectd" ]
 	[ ! -e "$dest/usr/local/share/man/man8/connectd.8" ]
 }
+
+@test "make static builds a connectd with no dynamic loader that answers like the dynamic one" {
+	command -v musl-gcc >/dev/null || skip "musl-gcc is not installed (apt-get install musl-tools)"
+	dir="$BATS_TEST_TMPDIR/static"
+	mkdir -p "$dir"
+	cp ./*.c ./*.h Makefile "$dir"/
+	run make -C "$dir" static
+	[ "$status" -eq 0 ]
+	[[ "$output" != *warning* ]]
+	run readelf -l "$dir/connectd-static"
+	[[ "$output" != *INTERP* ]]
+	run "$dir/connectd-static" -Z
+	[ "$status" -eq 100 ]
+	[[ "$output" == "connectd: -Z: unknown option; usage: connectd [-46]"* ]]
+	req=$'CONNECT 192.0.2.1:22 HTTP/1.1\r\nHost: x\r\n\r\n'
+	[ "$(printf '%s' "$req" | "$dir/connectd-static" 2>/dev/null | head -n1)" = "$(printf '%s' "$req" | ./connectd 2>/dev/null | head -n1)" ]
+	run sh -c "printf '%s' '$req' | '$dir/connectd-static' 2>&1 >/dev/null"
+	[ "$status" -eq 1 ]
+	[ "$output" = "client=- target=192.0.2.1:22 status=403 error=http_request_denied" ]
+}
