@@ -7,8 +7,21 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror
 ALL_CFLAGS = $(WARN) $(CFLAGS)
 
+SRCS = connectd.c parse.c policy.c relay.c net.c log.c sandbox.c
+HDRS = connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
 OBJS = connectd.o parse.o policy.o relay.o net.o log.o sandbox.o
 UNITS = test/unit_parse test/unit_policy test/unit_sandbox
+
+# Test builds, never installed (make check builds them; see test/run):
+# san/ AddressSanitizer and UndefinedBehaviorSanitizer (clang), vg/ for
+# valgrind, fuzz/ libFuzzer targets (clang).
+CLANG ?= clang
+SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS = $(WARN) -O1 -g $(SAN)
+SAN_UNITS = san/unit_parse san/unit_policy san/unit_sandbox
+FUZZ_CFLAGS = $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
+FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args
+FUZZ_SECS ?= 60
 
 all: connectd
 
@@ -35,7 +48,45 @@ test/unit_policy: test/unit_policy.c test/unit.h policy.o parse.o
 test/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.o
 
-check: connectd $(UNITS)
+test/loadgen: test/loadgen.c
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/loadgen.c
+
+# The sanitizer build: connectd and the unit tests, with test/sanopts.c's
+# runtime defaults (report, then exit 86).
+san:
+	mkdir -p san
+san/connectd: $(SRCS) $(HDRS) test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -o $@ $(SRCS) test/sanopts.c
+san/unit_parse: test/unit_parse.c test/unit.h parse.c parse.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_parse.c parse.c test/sanopts.c
+san/unit_policy: test/unit_policy.c test/unit.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_policy.c policy.c parse.c test/sanopts.c
+san/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.c sandbox.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_sandbox.c sandbox.c test/sanopts.c
+sanitize: san/connectd $(SAN_UNITS)
+
+# The valgrind build: the production flags, the filter built but not loaded
+# (valgrind's own system calls would be killed; see sandbox.c).
+vg:
+	mkdir -p vg
+vg/connectd: $(SRCS) $(HDRS) | vg
+	$(CC) $(ALL_CFLAGS) -DSANDBOX_VALGRIND $(LDFLAGS) -o $@ $(SRCS)
+
+fuzz/fuzz_parse: fuzz/fuzz_parse.c parse.c parse.h log.c log.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parse.c parse.c log.c
+fuzz/fuzz_args: fuzz/fuzz_args.c policy.c policy.h parse.c parse.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_args.c policy.c parse.c
+fuzz-build: $(FUZZERS)
+
+# Each fuzzer for FUZZ_SECS seconds on a scratch copy of its corpus (fuzz/out).
+fuzz: $(FUZZERS)
+	fuzz/run $(FUZZ_SECS)
+
+# Fold what the scratch corpora found into the corpus in the repository.
+fuzz-merge: $(FUZZERS)
+	fuzz/run merge
+
+check: connectd $(UNITS) test/loadgen vg/connectd
 	test/run
 
 run: connectd
@@ -63,6 +114,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/connectd $(DESTDIR)$(MANDIR)/man8/connectd.8
 
 clean:
-	rm -f connectd connectd-static $(OBJS) $(UNITS)
+	rm -f connectd connectd-static $(OBJS) $(UNITS) test/loadgen $(FUZZERS)
+	rm -rf san vg fuzz/out
 
-.PHONY: all static check run bench install uninstall clean
+.PHONY: all static check run bench install uninstall clean sanitize fuzz fuzz-build fuzz-merge

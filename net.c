@@ -4,6 +4,7 @@
  * waits for its answer no longer than the deadline allows.
  */
 #define _GNU_SOURCE	/* pipe2 */
+#include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
@@ -113,14 +114,19 @@ struct answer {
 	struct sockaddr_storage a[ADDRS_MAX];
 };
 
-/* In the child: resolve, write {error, count, addresses} to fd, exit. */
+/*
+ * In the child: resolve, write {error, count, addresses} to fd, exit. It dies
+ * with connectd (a signal from the super-server), not minutes after it.
+ */
 static void
-lookup(int fd, const char *host, unsigned port, int family)
+lookup(int fd, const char *host, unsigned port, int family, pid_t parent)
 {
 	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM }, *res, *ai;
 	struct answer out = { 0 };
 	ssize_t w;
 
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 || getppid() != parent)
+		_exit(1);
 	out.error = getaddrinfo(host, NULL, &hints, &res);
 	for (ai = out.error ? NULL : res; ai != NULL && out.n < ADDRS_MAX; ai = ai->ai_next) {
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
@@ -168,13 +174,13 @@ net_resolve(const char *host, unsigned port, int family, long long deadline,
 {
 	struct answer in;
 	int p[2], r;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1)
 		return neterr(e, ST_BADGATEWAY, "proxy_internal_error");
 	if (pid == 0) {
 		(void)close(p[0]);
-		lookup(p[1], host, port, family);
+		lookup(p[1], host, port, family, parent);
 	}
 	(void)close(p[1]);
 	r = answer(p[0], deadline, &in, sizeof in);

@@ -3,6 +3,10 @@
  * A direction reads only while its buffer has room and writes only while it
  * holds bytes. After EOF it drains, then half-closes the far side: shutdown()
  * on a socket, close() on a pipe. The tunnel is done when both directions are.
+ * An error (a reset) reading a socket is an EOF that names the tunnel's end;
+ * nothing can be written to that socket any more either, so the direction
+ * towards it is dropped, and the tunnel ends once the bytes read before the
+ * error are delivered. An error writing drops the bytes that wait for it.
  * When both ends of a direction are sockets, its buffer is a pipe and the
  * bytes move with splice(), never copied through user space.
  */
@@ -34,6 +38,8 @@ struct dir {
 	int rsock, wsock;		/* descriptor is a socket */
 	int pipe[2];			/* the buffer, for splice(); else -1 */
 	int eof, done;
+	int sever;			/* a read error on rfd also ends the other direction */
+	int broke;			/* reading rfd failed */
 	int full;			/* the pipe took no more: wait for it to drain */
 	size_t off, len, cap;		/* waiting: buf[off..len), or len bytes in the pipe */
 	unsigned long long *count;
@@ -57,6 +63,16 @@ issock(int fd)
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* Are the two descriptors one socket (a super-server's client)? */
+static int
+onesocket(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && S_ISSOCK(sa.st_mode) &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static long long
 now(void)
 {
@@ -66,15 +82,18 @@ now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * An error ends the direction as an EOF would, dropping what it held; the
- * first error names the tunnel's end.
- */
+/* The first error names the tunnel's end. */
 static void
-broken(struct dir *d, enum relay_end *end)
+failed(enum relay_end *end)
 {
 	if (*end == END_EOF)
 		*end = (errno == ECONNRESET || errno == EPIPE) ? END_RESET : END_ERROR;
+}
+
+/* Nothing more can be written to d->wfd: drop what waits for it. */
+static void
+drop(struct dir *d)
+{
 	d->eof = 1;
 	d->off = d->len = 0;
 }
@@ -97,8 +116,10 @@ fill(struct dir *d, enum relay_end *end)
 		d->eof = 1;
 	else if (errno == EAGAIN)
 		d->full = d->pipe[1] != -1 && d->len > 0;	/* out of pipe slots */
-	else if (errno != EINTR)
-		broken(d, end);
+	else if (errno != EINTR) {
+		failed(end);
+		d->eof = d->broke = 1;	/* what was read before still goes on */
+	}
 	return n > 0;
 }
 
@@ -125,8 +146,10 @@ flush(struct dir *d, enum relay_end *end)
 		d->full = 0;
 		if (d->off == d->len)
 			d->off = d->len = 0;
-	} else if (n == -1 && errno != EINTR && errno != EAGAIN)
-		broken(d, end);
+	} else if (n == -1 && errno != EINTR && errno != EAGAIN) {
+		failed(end);
+		drop(d);
+	}
 	return n > 0;
 }
 
@@ -217,8 +240,9 @@ relay_init(struct relay *rl)
 	sigset_t block;
 	size_t i;
 
-	d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up };
-	d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down };
+	d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up,
+	    .sever = onesocket(rl->in, rl->out) };
+	d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down, .sever = 1 };
 	for (i = 0; i < 2; i++)
 		plumb(&d[i]);
 	(void)sigemptyset(&block);
@@ -255,7 +279,7 @@ relay_run(struct relay *rl, const char *pre, size_t prelen)
 		if (n == -1 && errno != EINTR)
 			return END_ERROR;
 		if (n == 0)
-			return END_IDLE;
+			return end == END_EOF ? END_IDLE : end;
 		if (n == -1)
 			continue;
 		moved = 0;
@@ -264,8 +288,12 @@ relay_run(struct relay *rl, const char *pre, size_t prelen)
 				moved |= flush(&d[i], &end);
 			if (!d[i].done && FD_ISSET(d[i].rfd, &r))
 				moved |= fill(&d[i], &end);
-			finish(&d[i]);
 		}
+		for (i = 0; i < 2; i++)
+			if (d[i].broke && d[i].sever)
+				drop(&d[1 - i]);	/* its socket is broken */
+		for (i = 0; i < 2; i++)
+			finish(&d[i]);
 		if (moved)
 			last = now();
 	}

@@ -35,6 +35,7 @@ load lib
 	t=$(info t_first)
 	echo "504 after ${t}s"
 	awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t <= 3.0) }'
+	assert_gone
 }
 
 @test "-c counts from the end of the head, not from the start: a slow head still gets its -c" {
@@ -73,6 +74,7 @@ load lib
 	echo "504 after ${t}s"
 	awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t <= 3.0) }'
 	grep -q '^query slow-host\.test ' "$T/dns/queries"
+	assert_gone # the resolving child too
 }
 
 @test "a name resolves once and the tunnel goes to its address, logged as addr" {

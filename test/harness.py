@@ -29,8 +29,10 @@ import http.server
 import os
 import random
 import re
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -159,6 +161,28 @@ def pump_out(rfd, conn):
         os.close(rfd)
 
 
+def symbolize(path):
+    """A sanitizer build's report names modules and offsets (test/sanopts.c):
+    put function, file and line in, with asan_symbolize (clang), if there is
+    a report and the tool; the raw text is kept in PATH.raw."""
+    try:
+        data = open(path, "rb").read()
+    except OSError:
+        return
+    tool = shutil.which("asan_symbolize")
+    if b"Sanitizer" not in data or tool is None:
+        return
+    try:
+        out = subprocess.run([tool], input=data, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return
+    if out:
+        os.replace(path, path + ".raw")
+        with open(path, "wb") as f:
+            f.write(out)
+
+
 def cmd_launch(a):
     life(a.timeout + 30)
     d = a.dir
@@ -219,6 +243,7 @@ def cmd_launch(a):
         p.wait()
         status = "timeout"
     elapsed = time.monotonic() - t0
+    symbolize(os.path.join(d, "stderr"))
     if threads:
         threads[1].join(5)
         try:
@@ -276,6 +301,12 @@ class Receiver:
         self.done.set()
 
 
+def reset(sock):
+    """Close with SO_LINGER 0: the peer gets a TCP reset, not a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
 def serve_conn(a, conn, peer, k, ev):
     conn.settimeout(None)
     rcv = Receiver(conn)
@@ -283,7 +314,38 @@ def serve_conn(a, conn, peer, k, ev):
     th = hashlib.sha256()
     senderr = ""
     try:
-        if a.echo:
+        if a.no_read:
+            # Accept, send what was asked, and never read: the peer's bytes
+            # pile up in this socket's buffers until the end.
+            if a.send:
+                b = unescape(a.send)
+                conn.sendall(b)
+                tx += len(b)
+            stop_serving.wait()
+            rcv.end = "stopped"
+        elif a.rst_after is not None:
+            # Send, read until rst_after bytes came, then reset the connection.
+            if a.send:
+                b = unescape(a.send)
+                conn.sendall(b)
+                th.update(b)
+                tx += len(b)
+            buf = bytearray(65536)
+            while rcv.count < a.rst_after:
+                n = conn.recv_into(buf, min(len(buf), a.rst_after - rcv.count))
+                if n == 0:
+                    break
+                rcv.count += n
+                rcv.h.update(buf[:n])
+                rcv.saved += buf[:n]
+            rcv.end = "rst" if rcv.count >= a.rst_after else "eof"
+            with open(os.path.join(a.dir, "rx.%d" % k), "wb") as f:
+                f.write(rcv.saved)
+            ev.put("done n=%d peer=%s rx=%d rxsha=%s tx=%d txsha=%s end=%s" % (
+                k, fmt_addr(peer), rcv.count, rcv.h.hexdigest(), tx, th.hexdigest(), rcv.end))
+            reset(conn)
+            return
+        elif a.echo:
             rcv.h = None
             buf = bytearray(65536)
             while True:
@@ -352,6 +414,7 @@ def fill_backlog(ls, fam, addr):
 
 
 FILLERS = []
+stop_serving = threading.Event()     # set when the target is told to stop
 
 
 def cmd_target(a):
@@ -371,7 +434,7 @@ def cmd_target(a):
         ls.listen(0)
         FILLERS.extend(fill_backlog(ls, fam, addr[:2]))   # kept open till the end
     ev = Events(os.path.join(d, "events"))
-    stop = threading.Event()
+    stop = stop_serving
     signal.signal(signal.SIGTERM, lambda s, f: stop.set())
     write_atomic(os.path.join(d, "port"), str(addr[1]))
     if a.mode != "listen":
@@ -489,8 +552,10 @@ def cmd_client(a):
     info = {"local": fmt_addr(s.getsockname())}
     write_atomic(a.info + ".local", info["local"])
     r = ClientReader(s, t0)
-    rt = threading.Thread(target=r.run, daemon=True)
-    rt.start()
+    rt = None
+    if not a.no_read:
+        rt = threading.Thread(target=r.run, daemon=True)
+        rt.start()
     tx = 0
     th = hashlib.sha256()
 
@@ -517,8 +582,23 @@ def cmd_client(a):
                         break
                     s.sendall(byte)
                     r.got.wait(secs)
+            elif op == "trickle":
+                # trickle=SECS:BYTES one byte per write, SECS apart.
+                secs, _, b = arg.partition(":")
+                for i, c in enumerate(unescape(b)):
+                    if i:
+                        time.sleep(float(secs))
+                    s.sendall(bytes([c]))
             elif op == "shut":
                 s.shutdown(socket.SHUT_WR)
+            elif op == "rst":
+                # Vanish: a TCP reset instead of a FIN; nothing more is read.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.shutdown(socket.SHUT_RD)      # wakes the reader; no packet
+                if rt is not None:
+                    rt.join(5)
+                info["end"] = "rst"
+                break
             elif op == "waithead":
                 r.head_ev.wait(left())
             elif op == "waiteof":
@@ -537,12 +617,16 @@ def cmd_client(a):
         info["senderr"] = "stalled"
     except OSError as e:
         info["senderr"] = str(e.errno)
-    if not a.no_wait:
+    if not a.no_wait and not a.no_read and info.get("end") != "rst":
         while not r.eof.wait(min(0.2, left())) and left() > 0:
             if time.monotonic() - r.moved > a.stall:
                 info["end"] = "stalled"
                 break
-    if r.eof.is_set():
+    if info.get("end") == "rst":
+        pass
+    elif a.no_read:
+        info["end"] = "noread"
+    elif r.eof.is_set():
         info["end"] = r.end
     elif "end" not in info:
         info["end"] = "timeout"
@@ -666,13 +750,12 @@ REASONS = {400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed",
            505: "HTTP Version Not Supported"}
 
 
-def cmd_checkresp(a):
-    data = open(a.file, "rb").read()
-    code = int(a.code)
+def refusal_problems(data, code, error):
+    """What is wrong with data as connectd's refusal CODE with Proxy-Status ERROR."""
     reason = REASONS[code].encode()
     allow = b"Allow: CONNECT\r\n" if code == 405 else b""
     pat = (rb"HTTP/1\.1 " + str(code).encode() + rb" " + re.escape(reason) + rb"\r\n"
-           rb"Proxy-Status: connectd; error=" + re.escape(a.error.encode()) +
+           rb"Proxy-Status: connectd; error=" + re.escape(error.encode()) +
            rb"; details=\"[\x20\x21\x23-\x5b\x5d-\x7e]*\"\r\n" + re.escape(allow) +
            rb"Content-Type: text/plain\r\n"
            rb"Content-Length: ([0-9]+)\r\n"
@@ -681,13 +764,19 @@ def cmd_checkresp(a):
     problems = []
     if not m:
         problems.append("response is not exactly a %d %s refusal with error=%s" % (
-            code, REASONS[code], a.error))
+            code, REASONS[code], error))
     else:
         if int(m.group(1)) != len(m.group(2)):
             problems.append("Content-Length %s but body has %d bytes" % (
                 m.group(1).decode(), len(m.group(2))))
         if m.group(2) != reason + b"\n":
             problems.append("body %r, expected %r" % (m.group(2), reason + b"\n"))
+    return problems
+
+
+def cmd_checkresp(a):
+    data = open(a.file, "rb").read()
+    problems = refusal_problems(data, int(a.code), a.error)
     if problems:
         for p in problems:
             print("checkresp: " + p, file=sys.stderr)
@@ -726,6 +815,10 @@ def main():
     q.add_argument("--wait-eof", action="store_true",
                    help="shut down the sending side only after the peer's EOF")
     q.add_argument("--reply", default="", help="with --wait-eof: bytes sent after the peer's EOF")
+    q.add_argument("--rst-after", type=int, default=None,
+                   help="after --send, read this many bytes, then reset the connection (SO_LINGER 0)")
+    q.add_argument("--no-read", action="store_true",
+                   help="after --send, never read: hold the connection until stopped")
     q.add_argument("--life", type=float, default=180)
 
     q = sub.add_parser("client")
@@ -736,6 +829,8 @@ def main():
     q.add_argument("--info", required=True)
     q.add_argument("--timeout", type=float, default=20)
     q.add_argument("--no-wait", action="store_true")
+    q.add_argument("--no-read", action="store_true",
+                   help="never read from the connection (steps still run)")
     q.add_argument("--stall", type=float, default=1e9,
                    help="give up when no byte moved either way for this long")
     q.add_argument("steps", nargs="*")

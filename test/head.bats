@@ -43,6 +43,7 @@ target400() {
 	echo "408 after ${t}s"
 	awk -v t="$t" 'BEGIN { exit !(t >= 1.9 && t <= 4.0) }'
 	assert_target_untouched
+	assert_gone
 }
 
 @test "a head completed in pieces before -t opens the tunnel" {

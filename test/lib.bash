@@ -50,6 +50,24 @@ teardown() {
 		done
 		kill -KILL "$p" 2>/dev/null || true
 	done
+	sanitizer_reports
+}
+
+# sanitizer_reports: a sanitizer build's report in any connectd's stderr fails
+# the test, whatever it asserted, and is shown (symbolized by harness.py).
+sanitizer_reports() {
+	local f n re='ERROR: (Address|Leak)Sanitizer|runtime error:|Sanitizer: '
+	for f in "$T"/proxy.*/stderr; do
+		[ -e "$f" ] && n=$(grep -Enm1 "$re" "$f" | cut -d: -f1) && [ -n "$n" ] || continue
+		echo "a sanitizer report in $f (from line $n):"
+		sed -n "$((n > 3 ? n - 3 : 1)),$((n + 60))p" "$f" >"$f.report"
+		if [ ! -e "$f.raw" ] && command -v asan_symbolize >/dev/null; then
+			asan_symbolize <"$f.report" 2>/dev/null || cat "$f.report"
+		else
+			cat "$f.report"
+		fi
+		return 1
+	done
 }
 
 # bg CMD...: run in the background, tracked for teardown, away from bats' fd 3.
@@ -131,6 +149,8 @@ field() {
 # connectd behind it; sets PPORT, PDIR. Launcher options: --pipes, --env K=V,
 # --family 4|6, --timeout S, --stderr file|socket|closed. PROXY_WRAP=(cmd...)
 # wraps the launcher (and so connectd), CONNECTD_WRAP=(cmd...) connectd alone.
+# connectd's environment has CONNECTD_MARK=$PDIR, which its children inherit
+# (see assert_gone).
 start_proxy() {
 	local lopts=()
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
@@ -141,17 +161,19 @@ start_proxy() {
 	NPROXY=$((${NPROXY:-0} + 1))
 	PDIR=$T/proxy.$NPROXY
 	mkdir -p "$PDIR"
-	bg "${PROXY_WRAP[@]}" "$PY" "$HARNESS" launch --dir "$PDIR" --family "$FAM" "${lopts[@]}" -- \
+	bg "${PROXY_WRAP[@]}" "$PY" "$HARNESS" launch --dir "$PDIR" --family "$FAM" \
+		--env "CONNECTD_MARK=$PDIR" "${lopts[@]}" -- \
 		"${CONNECTD_WRAP[@]}" "$CONNECTD" "$@"
 	wait_file "$PDIR/port" 10
 	PPORT=$(cat "$PDIR/port")
 }
 
-# client [--timeout S] [--stall S] STEP...: connect to the proxy, run the steps,
-# then read to EOF. Steps (harness.py): send=BYTES (Python escapes), sendfile=PATH,
-# pause=S, drip=N:S (a byte every S seconds until a reply), shut (half-close),
-# waithead (the response head is in), waiteof, stream=N (N bytes of the stream),
-# mark=PATH (create it), waitfile=PATH.
+# client [--timeout S] [--stall S] [--no-read] STEP...: connect to the proxy, run
+# the steps, then read to EOF (with --no-read: never read). Steps (harness.py):
+# send=BYTES (Python escapes), sendfile=PATH, pause=S, drip=N:S (a byte every S
+# seconds until a reply), trickle=S:BYTES (one byte per write, S apart), shut
+# (half-close), rst (vanish: a TCP reset), waithead (the response head is in),
+# waiteof, stream=N (N bytes of the stream), mark=PATH (create it), waitfile=PATH.
 # Sets CLOCAL (the client's address as connectd sees it).
 client() {
 	local copts=()
@@ -184,6 +206,28 @@ proxy_exit() {
 	wait_file "$PDIR/status" "${1:-15}"
 	PSTATUS=$(cat "$PDIR/status")
 	PLOG=$(cat "$PDIR/stderr")
+}
+
+# leftovers: PIDs of live processes started for this test's connectd: it, and
+# whatever it forked, found by the CONNECTD_MARK in their environment (a zombie
+# has none).
+leftovers() {
+	grep -lzF -- "CONNECTD_MARK=$T/" /proc/[0-9]*/environ 2>/dev/null |
+		sed 's|^/proc/\([0-9]*\)/environ$|\1|' | tr '\n' ' '
+}
+
+# assert_gone [SECS]: within SECS (2), no process of this test's connectd is left.
+assert_gone() {
+	local secs=${1:-2} end pids
+	end=$(($(date +%s%N) + secs * 1000000000))
+	while pids=$(leftovers) && [ -n "$pids" ]; do
+		if [ "$(date +%s%N)" -gt "$end" ]; then
+			echo "processes of this test's connectd still run after ${secs}s:"
+			ps -o pid,ppid,stat,etime,args -p "$(echo $pids | tr ' ' ',')"
+			return 1
+		fi
+		sleep 0.02
+	done
 }
 
 # assert_exit CODE: connectd's exit status.

@@ -573,6 +573,7 @@ assert_user() {
 	assert_exit 111 # were the handler's return not allowed: signal31 (SIGSYS)
 	release
 	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 signal
+	assert_gone
 }
 
 @test "under the sandbox SIGHUP mid-tunnel ends it with a close line end=signal and exit 111" {
@@ -584,4 +585,5 @@ assert_user() {
 	assert_exit 111
 	release
 	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 signal
+	assert_gone
 }

@@ -147,6 +147,7 @@ setup_file() {
 	wait $!
 	assert_exit 111
 	TLOCAL=127.0.0.1 CLOCAL=$(cat "$T/info.local") assert_tunnel_log 0 0 signal
+	assert_gone
 }
 
 @test "a client over ::1 tunnels to [::1]" {

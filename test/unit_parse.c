@@ -137,6 +137,37 @@ split(void)
 	    "a bad request line is answered before the head is complete");
 }
 
+/*
+ * Bytes come in reads: a prefix of any case, in a buffer of exactly its
+ * length (san/unit_parse sees a read past it), is undecided or decided as
+ * the whole case is.
+ */
+static void
+prefixes(void)
+{
+	struct request rq;
+	enum status whole, st;
+	size_t i, k, n, bad = 0;
+	const char *first = "";
+	char *copy;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		n = strlen(cases[i].head);
+		whole = parse_request(cases[i].head, n, &rq);
+		for (k = 0; k < n; k++) {
+			if ((copy = malloc(k ? k : 1)) == NULL)
+				return;
+			memcpy(copy, cases[i].head, k);
+			st = parse_request(copy, k, &rq);
+			free(copy);
+			if (st != ST_MORE && st != whole && bad++ == 0)
+				first = cases[i].name;
+		}
+	}
+	CHECK(bad == 0, "every prefix of every case is undecided or decided as the whole (%zu not; first: %s)",
+	    bad, first);
+}
+
 /* A head of n bytes in all: request line, Host, filler fields, blank line. */
 static size_t
 sized(char *buf, size_t n, int complete)
@@ -225,6 +256,7 @@ main(void)
 	table();
 	nul();
 	split();
+	prefixes();
 	limits();
 	names();
 	numbers();

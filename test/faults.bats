@@ -1,0 +1,219 @@
+#!/usr/bin/env bats
+# Faults over real sockets: a target or a client that resets mid-tunnel, one
+# that never reads, a head dripped just inside -t, signals from the
+# super-server while bytes move or while a name resolves. Each test checks the
+# status, the exit code, the log line, and that no process of connectd is left
+# (assert_gone). Already elsewhere, and not repeated here: a target that never
+# completes the handshake and a DNS server that never answers (connect.bats),
+# a head dripped slower than -t (head.bats), SIGTERM and SIGHUP on an idle
+# tunnel (tunnel.bats, security.bats).
+
+load lib
+
+MIB=1048576
+
+# kib PID FIELD: a size from /proc/PID/status (VmRSS, VmHWM), in kB.
+kib() {
+	sed -n "s/^$2:[[:space:]]*\\([0-9]*\\) kB$/\\1/p" "/proc/$1/status" 2>/dev/null || true
+}
+
+# dpid: connectd's PID, from its launcher.
+dpid() {
+	wait_file "$PDIR/pid" 5
+	DPID=$(cat "$PDIR/pid")
+}
+
+# memory_until_exit PID: poll /proc/PID/status (bounded, 20 s) until it is
+# gone; sets HWM0 (VmHWM at the first look), HWM (the last) and RSSMAX (kB).
+memory_until_exit() {
+	local pid=$1 end v r
+	end=$(($(date +%s) + 20))
+	HWM0=$(kib "$pid" VmHWM) HWM=$HWM0 RSSMAX=0
+	while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -le "$end" ]; do
+		v=$(kib "$pid" VmHWM)
+		r=$(kib "$pid" VmRSS)
+		[ -n "$v" ] && HWM=$v
+		[ -n "$r" ] && [ "$r" -gt "$RSSMAX" ] && RSSMAX=$r
+		sleep 0.05
+	done
+	echo "# connectd VmHWM ${HWM0} kB at the 200, ${HWM} kB at the end; VmRSS at most ${RSSMAX} kB" | tee /dev/fd/3
+}
+
+# assert_memory_bounded: VmHWM grew by less than 1 MiB while the buffers
+# filled; a production build stays under 4 MiB in all (a sanitizer build
+# starts far higher: its shadow memory).
+assert_memory_bounded() {
+	[ -n "$HWM0" ] && [ -n "$HWM" ] || { echo "no memory figures"; return 1; }
+	[ $((HWM - HWM0)) -lt 1024 ] || { echo "VmHWM grew by $((HWM - HWM0)) kB"; return 1; }
+	[ -n "${CONNECTD_SANITIZED-}" ] || [ "$HWM" -lt 4096 ] || { echo "VmHWM $HWM kB"; return 1; }
+}
+
+# elapsed_under SECS: connectd ran less than SECS seconds in all.
+elapsed_under() {
+	local e
+	e=$(cat "$PDIR/elapsed")
+	awk -v e="$e" -v s="$1" 'BEGIN { exit !(e < s) }' || { echo "connectd ran ${e}s"; return 1; }
+}
+
+@test "the target resets mid-tunnel: its bytes reach the client, then EOF, end=reset, exit 111 at once" {
+	start_target --send 'hello' --rst-after 1
+	start_proxy -- -a 127.0.0.1 -t 5 -i 30 "$TPORT"
+	# The client keeps its side open after the EOF: connectd must end by itself.
+	client --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")" waithead send=x waiteof "waitfile=$PDIR/status"
+	assert_out "${OK200}hello"
+	assert_client_end eof
+	assert_exit 111
+	TLOCAL=127.0.0.1 assert_tunnel_log 1 5 reset
+	elapsed_under 5
+	target_done
+	[[ $TDONE == *" rx=1 "*" end=rst" ]] || { echo "target: $TDONE"; return 1; }
+	assert_gone
+}
+
+@test "the target resets while the client streams 64 MiB up: end=reset, exit 111 at once" {
+	start_target --rst-after "$MIB"
+	start_proxy -- -a 127.0.0.1 -t 5 -i 30 "$TPORT"
+	client --timeout 20 --stall 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "stream=$((64 * MIB))"
+	assert_exit 111
+	TLOCAL=127.0.0.1 assert_tunnel_log '[0-9]+' 0 reset
+	local up
+	up=$(field "$(tail -n1 "$PDIR/stderr")" up)
+	echo "up=$up"
+	[ "$up" -ge "$MIB" ] && [ "$up" -lt $((64 * MIB)) ]
+	elapsed_under 8
+	[[ $(info end) == eof || $(info end) == reset ]]
+	assert_gone
+}
+
+@test "the client vanishes (reset) mid-tunnel: end=reset, exit 111 at once, though the target stays silent" {
+	start_target --send 'hello' --no-read
+	start_proxy -- -a 127.0.0.1 -t 5 -i 30 "$TPORT"
+	client --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")abc" waithead pause=0.2 rst
+	assert_exit 111
+	CLOCAL=$(cat "$T/info.local") TLOCAL=127.0.0.1 assert_tunnel_log 3 5 reset
+	elapsed_under 5
+	assert_gone
+}
+
+@test "the client vanishes mid-tunnel: the target gets the bytes sent before, then EOF" {
+	start_target --send 'hello' --wait-eof --reply 'late\n'
+	start_proxy -- -a 127.0.0.1 -t 5 -i 30 "$TPORT"
+	client --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")abc" waithead pause=0.2 rst
+	assert_exit 111
+	TLOCAL=127.0.0.1 assert_log "client=$(re "$(cat "$T/info.local")") target=127\\.0\\.0\\.1:$TPORT addr=127\\.0\\.0\\.1:$TPORT proxy-source-port=[0-9]+ status=200" \
+		"client=$(re "$(cat "$T/info.local")") target=127\\.0\\.0\\.1:$TPORT status=200 up=3 down=5 secs=[0-9]+\\.[0-9]{3} end=reset"
+	target_done
+	[ "$(cat "$TDIR/rx.1")" = abc ]
+	[[ $TDONE == *" end=eof"* ]] || { echo "target: $TDONE"; return 1; }
+	elapsed_under 5
+	assert_gone
+}
+
+@test "a target that never reads while the client keeps sending: memory stays bounded, the tunnel ends at -i" {
+	start_target --no-read
+	start_proxy -- -a 127.0.0.1 -t 5 -i 2 "$TPORT"
+	client --timeout 30 --stall 25 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "mark=$T/open" \
+		"stream=$((64 * MIB))" 3>&- &
+	local cpid=$!
+	wait_file "$T/open"
+	dpid
+	memory_until_exit "$DPID"
+	wait "$cpid"
+	assert_exit 0
+	CLOCAL=$(cat "$T/info.local") TLOCAL=127.0.0.1 assert_tunnel_log '[0-9]+' 0 idle
+	local up secs
+	up=$(field "$(tail -n1 "$PDIR/stderr")" up)
+	secs=$(field "$(tail -n1 "$PDIR/stderr")" secs)
+	echo "up=$up secs=$secs"
+	[ "$up" -gt 65536 ] && [ "$up" -lt $((64 * MIB)) ]
+	awk -v t="$secs" 'BEGIN { exit !(t >= 2.0 && t <= 8.0) }'
+	assert_memory_bounded
+	assert_gone
+}
+
+@test "a client that never reads while the target sends: memory stays bounded, the tunnel ends at -i" {
+	start_target --bytes $((64 * MIB))
+	start_proxy -- -a 127.0.0.1 -t 5 -i 2 "$TPORT"
+	client --timeout 30 --no-read "send=$(connect_req "127.0.0.1:$TPORT")" "mark=$T/open" "waitfile=$PDIR/status" 3>&- &
+	local cpid=$!
+	wait_file "$T/open"
+	dpid
+	wait_grep "$PDIR/stderr" 'status=200$' 5
+	memory_until_exit "$DPID"
+	wait "$cpid"
+	assert_exit 0
+	CLOCAL=$(cat "$T/info.local") TLOCAL=127.0.0.1 assert_tunnel_log 0 '[0-9]+' idle
+	local down secs
+	down=$(field "$(tail -n1 "$PDIR/stderr")" down)
+	secs=$(field "$(tail -n1 "$PDIR/stderr")" secs)
+	echo "down=$down secs=$secs"
+	[ "$down" -gt 65536 ] && [ "$down" -lt $((64 * MIB)) ]
+	awk -v t="$secs" 'BEGIN { exit !(t >= 2.0 && t <= 8.0) }'
+	assert_memory_bounded
+	assert_gone
+}
+
+@test "a head dripped one byte per write just inside -t opens the tunnel" {
+	start_target --send 'ok\n'
+	start_proxy -- -a 127.0.0.1 -t 4 "$TPORT"
+	local req
+	req="CONNECT 127.0.0.1:$TPORT HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
+	# About 45 bytes, 60 ms apart: the head is complete after about 2.7 s.
+	client --timeout 15 "trickle=0.06:$req" waithead shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	local t
+	t=$(info t_first)
+	echo "200 after ${t}s"
+	awk -v t="$t" 'BEGIN { exit !(t >= 2.0 && t < 4.0) }'
+	assert_gone
+}
+
+# signal_mid_stream SIG: the tunnel moves a gigabyte each way when the
+# super-server sends SIG; connectd logs end=signal with the counts so far.
+signal_mid_stream() {
+	local gib=$((1 << 30)) up down
+	start_target --bytes "$gib"
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client --timeout 60 --stall 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead \
+		"stream=$MIB" "mark=$T/flowing" "stream=$gib" shut 3>&- &
+	local cpid=$!
+	wait_file "$T/flowing" 10
+	dpid
+	kill "-$1" "$DPID"
+	assert_exit 111
+	wait "$cpid"
+	CLOCAL=$(cat "$T/info.local") TLOCAL=127.0.0.1 assert_tunnel_log '[0-9]+' '[0-9]+' signal
+	up=$(field "$(tail -n1 "$PDIR/stderr")" up)
+	down=$(field "$(tail -n1 "$PDIR/stderr")" down)
+	echo "up=$up down=$down at the $1"
+	[ "$up" -lt "$gib" ] && [ "$down" -lt "$gib" ]
+	[[ $(info end) == eof || $(info end) == reset ]]
+	assert_gone
+}
+
+@test "SIGTERM while bytes stream both ways ends the tunnel: end=signal, exit 111, nothing left" {
+	signal_mid_stream TERM
+}
+
+@test "SIGHUP while bytes stream both ways ends the tunnel: end=signal, exit 111, nothing left" {
+	signal_mid_stream HUP
+}
+
+@test "SIGTERM while a name resolves ends connectd and leaves no resolver process behind" {
+	private_dns silent
+	start_proxy -- -t 5 -c 20 443
+	client --timeout 20 "send=$(connect_req slow-host.test:443)" waiteof 3>&- &
+	local cpid=$!
+	wait_grep "$T/dns/queries" '^query slow-host\.test ' 10
+	dpid
+	kill -TERM "$DPID"
+	proxy_exit 5
+	[ "$PSTATUS" = signal15 ] || { echo "status $PSTATUS"; return 1; }
+	# The resolving child held the client's socket too: gone with connectd,
+	# it lets the client see its EOF now, not when getaddrinfo gives up.
+	assert_gone 2
+	wait "$cpid"
+	assert_client_end eof
+}
