@@ -6,8 +6,9 @@
  *	PORTFILE). Per connection it reads a 16-byte header (tunnel id and
  *	length N), then at once sends N bytes of the tunnel's down stream and
  *	checks the N - 16 bytes of its up stream that follow the header, then
- *	EOF. On SIGTERM it prints "conns=C ok=O bad=B open=K" and exits 0 if
- *	no connection was bad and none is open.
+ *	EOF. On SIGTERM it gives the open ones up to 10 s more to end, prints
+ *	"conns=C ok=O bad=B open=K" and exits 0 if no connection was bad and
+ *	none is open.
  *
  *   loadgen client PROXYPORT TARGETPORT TUNNELS PARALLEL BYTES SECS
  *	TUNNELS tunnels through the proxy on 127.0.0.1:PROXYPORT to
@@ -238,7 +239,7 @@ serve(const char *portfile)
 	struct epoll_event evs[64];
 	struct sigaction sa = { .sa_handler = onterm };
 	unsigned long conns = 0, ok = 0, bad = 0, live = 0;
-	int ls, ep, n, i, fd, one = 1;
+	int ls, ep, n, i, fd, one = 1, grace = 0;
 	struct conn *c;
 	FILE *f;
 
@@ -255,8 +256,9 @@ serve(const char *portfile)
 	if ((f = fopen(portfile, "w")) == NULL || fprintf(f, "%d\n", ntohs(sin.sin_port)) < 0 ||
 	    fclose(f) != 0)
 		die(portfile);
-	while (!stop) {
-		if ((n = epoll_wait(ep, evs, 64, 1000)) == -1) {
+	/* After SIGTERM, up to 10 s more for EOFs still on their way. */
+	while (!stop || (live > 0 && grace++ < 100)) {
+		if ((n = epoll_wait(ep, evs, 64, stop ? 100 : 1000)) == -1) {
 			if (errno == EINTR)
 				continue;
 			die("epoll_wait");
