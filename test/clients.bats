@@ -168,9 +168,16 @@ need_openbsd_nc() {
 	target_events=$(cat "$TDIR/events")
 	echo "target: $target_events"
 	[[ $target_events == *" rx=$SIZE "*" tx=$SIZE "*" tls=TLSv1."* ]]
-	assert_exit 0
+	# proxytunnel may exit with the target's last TLS records unread, and then
+	# its kernel resets the connection: connectd says so (end=reset, exit 111).
+	proxy_exit
+	case $PSTATUS in
+	0) end=eof ;;
+	111) end=reset ;;
+	*) assert_exit 0 ;;
+	esac
 	assert_log "client=127\\.0\\.0\\.1:[0-9]+ target=127\\.0\\.0\\.1:$TPORT addr=127\\.0\\.0\\.1:$TPORT proxy-source-port=[0-9]+ status=200" \
-		"client=127\\.0\\.0\\.1:[0-9]+ target=127\\.0\\.0\\.1:$TPORT status=200 up=[0-9]+ down=[0-9]+ secs=[0-9]+\\.[0-9]{3} end=eof"
+		"client=127\\.0\\.0\\.1:[0-9]+ target=127\\.0\\.0\\.1:$TPORT status=200 up=[0-9]+ down=[0-9]+ secs=[0-9]+\\.[0-9]{3} end=$end"
 }
 
 @test "python's http.client with set_tunnel (CONNECT HTTP/1.0 in 3.11, HTTP/1.1 later) posts 1 MiB over TLS and gets it back" {

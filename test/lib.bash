@@ -240,25 +240,32 @@ assert_exit() {
 	fi
 }
 
-# assert_log REGEX...: the log has exactly these lines, each matching its
+# assert_lines FILE REGEX...: FILE has exactly these lines, each matching its
 # (anchored, extended) regex.
-assert_log() {
-	local i=0 n line re
-	n=$(wc -l <"$PDIR/stderr")
-	if [ "$n" -ne $# ] || [ -n "$(tail -c1 "$PDIR/stderr")" ]; then
-		echo "expected $# complete log line(s), got $n:"
-		cat -A "$PDIR/stderr"
+assert_lines() {
+	local file=$1 i=0 n line re
+	shift
+	n=$(wc -l <"$file")
+	if [ "$n" -ne $# ] || { [ -s "$file" ] && [ -n "$(tail -c1 "$file")" ]; }; then
+		echo "expected $# complete line(s) in $file, got $n:"
+		cat -A "$file"
 		return 1
 	fi
 	for re; do
 		i=$((i + 1))
-		line=$(sed -n "${i}p" "$PDIR/stderr")
+		line=$(sed -n "${i}p" "$file")
 		if ! [[ $line =~ ^$re$ ]]; then
-			echo "log line $i: expected /^$re\$/"
+			echo "$file line $i: expected /^$re\$/"
 			echo "             got: $line"
 			return 1
 		fi
 	done
+}
+
+# assert_log REGEX...: the log has exactly these lines, each matching its
+# (anchored, extended) regex.
+assert_log() {
+	assert_lines "$PDIR/stderr" "$@"
 }
 
 # re TEXT: TEXT with the characters special in an extended regex escaped.

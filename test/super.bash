@@ -349,28 +349,6 @@ super_log() {
 	esac >"$T/stderr.lines" || true
 }
 
-# assert_lines FILE REGEX...: FILE has exactly these lines, each matching its
-# (anchored, extended) regex.
-assert_lines() {
-	local file=$1 i=0 n line re
-	shift
-	n=$(wc -l <"$file")
-	if [ "$n" -ne $# ] || { [ -s "$file" ] && [ -n "$(tail -c1 "$file")" ]; }; then
-		echo "expected $# complete line(s) in $file, got $n:"
-		cat -A "$file"
-		return 1
-	fi
-	for re; do
-		i=$((i + 1))
-		line=$(sed -n "${i}p" "$file")
-		if ! [[ $line =~ ^$re$ ]]; then
-			echo "$file line $i: expected /^$re\$/"
-			echo "             got: $line"
-			return 1
-		fi
-	done
-}
-
 # syslog_sync: send the stub a marker and wait for it: every datagram sent
 # before (by a connectd that has ended) is then on file.
 syslog_sync() {
