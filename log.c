@@ -69,8 +69,8 @@ log_open(enum logto where)
 	tosyslog = where == LOGTO_SYSLOG || (where == LOGTO_AUTO && stderr_unusable());
 	logfd = tosyslog ? syslog_connect() : 2;
 	pid = getpid();
-	tzset();
-	(void)localtime_r(&t, &tm);	/* reads the zone now, not in the sandbox */
+	if (tosyslog)
+		(void)localtime_r(&t, &tm);	/* reads the zone now, not in the sandbox */
 }
 
 /* RFC 3164's header, as syslog(3) writes it: "<30>Nov 27 12:00:00 connectd[42]: " */

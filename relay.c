@@ -284,10 +284,13 @@ relay_run(struct relay *rl, const char *pre, size_t prelen)
 			continue;
 		moved = 0;
 		for (i = 0; i < 2; i++) {
-			if (!d[i].done && FD_ISSET(d[i].wfd, &w))
+			if (!d[i].done && FD_ISSET(d[i].rfd, &r) && fill(&d[i], &end)) {
+				moved = 1;
+				if (d[i].pipe[0] != -1)
+					FD_SET(d[i].wfd, &w);	/* try at once: a socket says EAGAIN */
+			}
+			if (!d[i].done && FD_ISSET(d[i].wfd, &w) && d[i].off < d[i].len)
 				moved |= flush(&d[i], &end);
-			if (!d[i].done && FD_ISSET(d[i].rfd, &r))
-				moved |= fill(&d[i], &end);
 		}
 		for (i = 0; i < 2; i++)
 			if (d[i].broke && d[i].sever)
