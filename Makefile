@@ -102,7 +102,9 @@ connectd-static: connectd.c parse.c policy.c relay.c net.c log.c sandbox.c conne
 	$(MUSL_CC) $(WARN) $(CFLAGS) -idirafter /usr/include/$(MULTIARCH) -idirafter /usr/include \
 	    -static $(LDFLAGS) -o $@ connectd.c parse.c policy.c relay.c net.c log.c sandbox.c
 
+# connectd-static too when musl-gcc is there; the bench skips it when it is not built.
 bench: connectd
+	@if command -v $(MUSL_CC) >/dev/null; then $(MAKE) static || rm -f connectd-static; fi
 	python3 bench/bench.py
 
 install: connectd

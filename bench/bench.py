@@ -1,21 +1,37 @@
 #!/usr/bin/env python3
-"""make bench: connectd's figures on loopback, printed as one table.
+"""make bench: connectd and its peers on loopback, printed as one table.
 
-  (a) 2 GiB upload through one tunnel and direct, and their ratio
+For each proxy:
+  (a) 2 GiB upload through one tunnel, and the same direct just before it in
+      the same loop: the ratio of their times (in the row "direct", direct
+      against direct: what noise alone gives)
   (b) 2 GiB download likewise
   (c) sequential tunnel setups (connect, CONNECT, 200, one byte echoed, close):
-      per second, p50 and p99, through connectd under tcpserver, beside a direct
-      connection and beside a minimal fork-and-exec relay (nc) under tcpserver
+      per second, p50 and p99
   (d) 100 concurrent tunnels each moving 20 MiB both ways, byte-exact: total time
-  (e) the summed PSS of all connectd processes during (d)
+  (e) the summed PSS of the proxy's processes during (d), the peak of samples
+      every 50 ms: under tcpserver the connectd processes (tcpserver itself not
+      counted); for a daemon its whole process tree, parent and children
+
+The proxies: connectd under tcpserver, and connectd-static (the musl build of
+`make static`) when it exists; Apache's mod_proxy_connect (event MPM), Squid
+(-N) and tinyproxy where installed, each configured here as a CONNECT proxy on
+127.0.0.1 with private files in a temporary directory (logs too), run in the
+foreground as a child of this script and stopped at the end. A direct
+connection and a minimal fork-and-exec relay (nc under tcpserver) are the
+references for (c). Then a line for each goal of issue 6, met or not.
 
 Each figure is the median of --runs runs. Traffic goes to 127.0.0.1 only.
 Clients and targets are separate processes (this script run in another role),
 so that the interpreter's lock never sits between two ends of a transfer.
 """
 import argparse
+import glob
+import grp
 import os
+import pwd
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -25,10 +41,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONNECTD = os.environ.get("CONNECTD", os.path.join(HERE, "..", "connectd"))
+STATIC = os.environ.get("CONNECTD_STATIC", os.path.join(HERE, "..", "connectd-static"))
 CHUNK = 1 << 20
 PERIOD = (1 << 20) - 17          # the pattern repeats with this period (not a power of 2)
 PATTERN = bytes((i * 131 + 7) % 251 for i in range(PERIOD)) * 2 + bytes(CHUNK)
-OK = b"HTTP/1.1 200 Connection established\r\n\r\n"
 
 
 def pattern(offset, n):
@@ -43,17 +59,17 @@ def send_pattern(sock, n):
 
 
 def recv_check(sock, n, verify=True):
-    """Read to EOF; True when exactly n bytes of the pattern came."""
+    """Read n bytes; True when all came and are the pattern."""
     buf = bytearray(CHUNK)
     got, good = 0, True
-    while True:
-        k = sock.recv_into(buf)
+    while got < n:
+        k = sock.recv_into(buf, min(CHUNK, n - got))
         if k == 0:
-            break
-        if verify and good and (got + k > n or buf[:k] != pattern(got, k)):
+            return False
+        if verify and good and buf[:k] != pattern(got, k):
             good = False
         got += k
-    return good and got == n
+    return good
 
 
 # ---- roles run as separate processes ----------------------------------------
@@ -70,9 +86,11 @@ def listen_and_report(portfile):
 
 
 def role_target(portfile):
-    """Each connection says first how many bytes it wants back (8 bytes, big-endian),
-    then the target sends that much of the pattern while it reads the client's
-    bytes to EOF and checks them, and closes; a failed check resets."""
+    """Each connection says first how many bytes it wants back, then how many it
+    sends (8 bytes each, big-endian); the target sends that much of the pattern
+    while it reads and checks the client's, then one byte, its verdict (1 good,
+    0 not), and closes. So no side needs the proxy to relay a half-close, which
+    Squid and tinyproxy do not: each closes the whole tunnel on the first EOF."""
     s = listen_and_report(portfile)
 
     def serve(c):
@@ -88,12 +106,11 @@ def role_target(portfile):
                 b = c.recv(1)
                 c.sendall(b)
                 return
-            t = threading.Thread(target=lambda: (send_pattern(c, n), c.shutdown(socket.SHUT_WR)))
+            t = threading.Thread(target=send_pattern, args=(c, n))
             t.start()
             up = recv_check(c, int.from_bytes(c.recv(8, socket.MSG_WAITALL), "big"))
             t.join()
-            if not up:
-                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+            c.sendall(b"\1" if up else b"\0")
         except OSError:
             pass
         finally:
@@ -107,36 +124,43 @@ def role_target(portfile):
 # ---- the client side ----------------------------------------------------------
 
 def tunnel(port, tport, proxied):
-    c = socket.create_connection(("127.0.0.1", port))
+    """A connection to port; through a proxy, after its 200 and the whole head."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=60)     # no hang: 60 s without progress fails
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if proxied:
         c.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % tport)
-        got = b""
-        while len(got) < len(OK):
-            k = c.recv(len(OK) - len(got))
+        head = b""
+        while b"\r\n\r\n" not in head:          # the target says nothing before the client
+            k = c.recv(4096)
             if not k:
-                raise RuntimeError("no 200 from the proxy")
-            got += k
-        if got != OK:
-            raise RuntimeError("not a 200: %r" % got)
+                raise RuntimeError("the proxy closed before a whole answer: %r" % head[:80])
+            head += k
+        if head.split(b" ", 2)[1:2] != [b"200"]:
+            raise RuntimeError("not a 200: %s" % head.split(b"\r\n")[0].decode(errors="replace"))
     return c
 
 
 def transfer(port, tport, proxied, up, down, verify=True):
-    """One tunnel moving up bytes to the target and down bytes back; True if exact."""
+    """One tunnel moving up bytes to the target and down bytes back; raises
+    unless both were exact (the target's verdict) and nothing more came."""
     c = tunnel(port, tport, proxied)
     c.sendall(down.to_bytes(8, "big") + up.to_bytes(8, "big"))
-    ok = [False]
+    err = ["no answer"]
 
     def reader():
-        ok[0] = recv_check(c, down, verify)
-    t = threading.Thread(target=reader)
+        try:
+            err[0] = ("download not exact" if not recv_check(c, down, verify) else
+                      "upload not exact (the target's verdict)" if c.recv(1) != b"\1" else
+                      "bytes after the end" if c.recv(1) else None)
+        except OSError as e:
+            err[0] = "download: %s" % e
+    t = threading.Thread(target=reader, daemon=True)
     t.start()
     send_pattern(c, up)
-    c.shutdown(socket.SHUT_WR)
     t.join()
     c.close()
-    return ok[0]
+    if err[0]:
+        raise RuntimeError("%s tunnel: %s" % ("proxied" if proxied else "direct", err[0]))
 
 
 def setup_once(port, tport, proxied):
@@ -149,46 +173,22 @@ def setup_once(port, tport, proxied):
     return time.perf_counter() - start
 
 
-class Server:
-    """A super-server (tcpserver) running a command, on a port it reports."""
+# ---- the figures, for one proxy each ---------------------------------------------
 
-    def __init__(self, cmd):
-        for _ in range(20):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-            s.close()
-            self.proc = subprocess.Popen(["tcpserver", "-c", "1000", "-b", "1000", "-H", "-R", "-l", "0",
-                                          "127.0.0.1", str(self.port)] + cmd,
-                                         stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if self.wait_ready():
-                return
-            self.proc.kill()
-            self.proc.wait()
-        raise RuntimeError("tcpserver did not start")
+def bulk(p, tport, up, down):
+    """(a) or (b): the transfer direct, then through p: MiB/s through p, and the ratio."""
+    secs = []
+    for port, proxied in ((tport, False), (p.port, p.proxied)):
+        start = time.perf_counter()
+        transfer(port, tport, proxied, up, down, verify=False)
+        secs.append(time.perf_counter() - start)
+    return {"rate": (up + down) / CHUNK / secs[1], "ratio": secs[0] / secs[1]}
 
-    def wait_ready(self):
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                time.sleep(0.01)
-        return False
 
-    def children(self):
-        try:
-            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
-                return [int(p) for p in f.read().split()]
-        except OSError:
-            return []
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait()
+def setups(p, tport, n):
+    """(c): n tunnel setups one after another: per second, p50 and p99 in ms."""
+    lat = sorted(setup_once(p.port, tport, p.proxied) for _ in range(n))
+    return {"rate": n / sum(lat), "p50": lat[n // 2] * 1e3, "p99": lat[min(n - 1, n * 99 // 100)] * 1e3}
 
 
 def pss(pids):
@@ -196,17 +196,248 @@ def pss(pids):
     for p in pids:
         try:
             with open("/proc/%d/smaps_rollup" % p) as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
+                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
         except OSError:
             pass
     return total
 
 
-def percentile(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
+def concurrent(p, tport, conc, n):
+    """(d) and (e): conc tunnels at once, n bytes each way in each, every byte
+    checked: the time, and the peak summed PSS of p's processes (and how many)."""
+    errs, peak, stop = [], [0, 0], threading.Event()
+
+    def sample():
+        while True:
+            pids = p.pids()
+            peak[:] = max(peak, [pss(pids), len(pids)])
+            if stop.wait(0.05):
+                return
+
+    def one():
+        try:
+            transfer(p.port, tport, p.proxied, n, n)
+        except (OSError, RuntimeError) as e:
+            errs.append(e)
+    start = time.perf_counter()
+    ts = [threading.Thread(target=one) for _ in range(conc)]
+    for t in ts:
+        t.start()
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    for t in ts:
+        t.join()
+    secs = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    if errs:
+        raise RuntimeError("%d of %d concurrent tunnels failed, first: %s" % (len(errs), conc, errs[0]))
+    return {"secs": secs, "pss": peak[0], "procs": peak[1]} if peak[1] else {"secs": secs}
+
+
+# ---- the proxies ----------------------------------------------------------------
+
+# The peers: (name, executable, user it runs as, configuration, command line).
+# %(d)s is the peer's own directory in the bench's temporary one.
+APACHE = """\
+ServerRoot %(d)s
+ServerName 127.0.0.1
+Listen 127.0.0.1:%(port)d
+PidFile %(d)s/httpd.pid
+DefaultRuntimeDir %(d)s
+ErrorLog %(d)s/error.log
+CustomLog %(d)s/access.log "%%h %%t \\"%%r\\" %%>s %%I %%O %%D"
+User %(user)s
+Group %(group)s
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule authz_host_module /usr/lib/apache2/modules/mod_authz_host.so
+LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_connect_module /usr/lib/apache2/modules/mod_proxy_connect.so
+ProxyRequests On
+AllowCONNECT %(tport)d
+<Proxy *>
+    Require ip 127.0.0.1
+</Proxy>
+"""
+SQUID = """\
+http_port 127.0.0.1:%(port)d
+visible_hostname localhost
+acl client src 127.0.0.1
+acl target port %(tport)d
+acl connect method CONNECT
+http_access allow client connect target
+http_access deny all
+cache deny all
+cache_effective_user %(user)s
+pid_filename %(d)s/squid.pid
+cache_log %(d)s/cache.log
+access_log stdio:%(d)s/access.log
+coredump_dir %(d)s
+netdb_filename none
+pinger_enable off
+shutdown_lifetime 0 seconds
+"""
+TINYPROXY = """\
+User %(user)s
+Group %(group)s
+Listen 127.0.0.1
+Port %(port)d
+Timeout 600
+LogFile "%(d)s/tinyproxy.log"
+LogLevel Info
+PidFile "%(d)s/tinyproxy.pid"
+MaxClients 1000
+Allow 127.0.0.1
+ConnectPort %(tport)d
+"""
+PEERS = (("Apache", "apache2", "www-data", APACHE, "apache2 -f %s -DFOREGROUND"),
+         ("Squid", "squid", "proxy", SQUID, "squid -N -f %s"),
+         ("tinyproxy", "tinyproxy", "nobody", TINYPROXY, "tinyproxy -d -c %s"))
+
+
+def peer(d, tport, user, conf, cmd):
+    """The command line of a peer on a port, its configuration written in d."""
+    def argv(port):
+        pw = pwd.getpwnam(user)
+        os.makedirs(d, exist_ok=True)
+        if os.geteuid() == 0:            # it writes its logs there as user
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        path = os.path.join(d, "conf")
+        with open(path, "w") as f:
+            f.write(conf % dict(d=d, port=port, tport=tport, user=user, group=grp.getgrgid(pw.pw_gid).gr_name))
+        return (cmd % path).split()
+    return argv
+
+
+def tcpserver(cmd):
+    return lambda port: ["tcpserver", "-c", "1000", "-b", "1000", "-H", "-R", "-l", "0",
+                         "127.0.0.1", str(port)] + cmd
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proxy:
+    """One proxy under test: its port, whether it is spoken to with CONNECT, the
+    figures it takes part in, and its process, run in a session of its own with
+    its output in the file log (none for the direct connection). It is not kept unless it
+    answers a CONNECT (or, for the nc relay, echoes) through to the target."""
+
+    def __init__(self, name, figures, tport, argv=None, log=None, proxied=True, tree=True):
+        self.name, self.figures, self.proxied, self.tree = name, figures, proxied, tree
+        self.proc, self.port = None, tport
+        if argv is None:
+            return
+        try:
+            for _ in range(3):           # a port taken meanwhile: another
+                self.port = free_port()
+                with open(log, "w") as out:
+                    self.proc = subprocess.Popen(argv(self.port), stdin=subprocess.DEVNULL, stdout=out,
+                                                 stderr=subprocess.STDOUT, start_new_session=True)
+                if self.listening():
+                    break
+                self.stop()
+            else:
+                raise RuntimeError("did not start")
+            setup_once(self.port, tport, proxied)
+        except (OSError, RuntimeError):
+            self.stop()
+            raise
+
+    def listening(self):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    def pids(self):
+        """The processes summed for (e): the whole tree of a daemon (tree), or
+        what runs under a super-server, without the super-server."""
+        if not self.proc:
+            return []
+        pids = [self.proc.pid]
+        for pid in pids:                 # grows as it goes: breadth first
+            for f in glob.glob("/proc/%d/task/*/children" % pid):
+                try:
+                    with open(f) as c:
+                        pids += [int(x) for x in c.read().split()]
+                except OSError:
+                    pass
+        return pids if self.tree else pids[1:]
+
+    def stop(self):
+        """TERM the process group, wait, then KILL whatever is left of it."""
+        if not self.proc:
+            return
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+# ---- the table and the goals --------------------------------------------------------
+
+COLUMNS = (("(a) up MiB/s", "a", "rate", "%.0f"), ("x direct", "a", "ratio", "%.2f"),
+           ("(b) down MiB/s", "b", "rate", "%.0f"), ("x direct", "b", "ratio", "%.2f"),
+           ("(c) setups/s", "c", "rate", "%.0f"), ("p50 ms", "c", "p50", "%.2f"), ("p99 ms", "c", "p99", "%.2f"),
+           ("(d) secs", "d", "secs", "%.2f"), ("(e) PSS KiB", "d", "pss", "%.0f"), ("procs", "d", "procs", "%.0f"))
+
+
+def table(names, med, why):
+    rows = [["proxy"] + [c[0] for c in COLUMNS] + ["note"]]
+    for n in names:
+        rows.append([n] + [fmt % med[n, f, k] if (n, f, k) in med else "-" for _, f, k, fmt in COLUMNS]
+                    + [why.get(n, "")])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) if i in (0, len(r) - 1) else c.rjust(w)
+                                for i, (c, w) in enumerate(zip(r, widths))) + " |")
+
+
+def goals(med, why):
+    def missing(*keys):
+        for n, f, k in keys:
+            if (n, f, k) not in med:
+                return "not measured (%s %s)" % (n, why.get(n, "gave no figure"))
+        return None
+
+    def goal(text, num, den, limit, at_most=False, also=""):
+        out = missing(num, *([den] if den else []))
+        if not out:
+            v = med[num] / med[den] if den else med[num]
+            out = "%.3f%s, %s%s" % (v, " (%.4g vs %.4g)" % (med[num], med[den]) if den else "",
+                                     "met" if (v <= limit if at_most else v >= limit) else "not met", also)
+        print("%s: %s" % (text, out))
+
+    p99 = "" if missing(("connectd", "c", "p99"), ("nc relay", "c", "p99")) else \
+        "; p99 %.2f ms vs %.2f ms" % (med["connectd", "c", "p99"], med["nc relay", "c", "p99"])
+    print("goals of issue 6:")
+    goal("(a) connectd upload >= 0.85 x direct", ("connectd", "a", "ratio"), None, 0.85)
+    goal("(b) connectd download >= 0.85 x direct", ("connectd", "b", "ratio"), None, 0.85)
+    goal("(c) connectd setups/s >= 0.95 x the nc relay's under tcpserver",
+         ("connectd", "c", "rate"), ("nc relay", "c", "rate"), 0.95, also=p99)
+    goal("(c) connectd-static (README's production build) setups/s >= 0.6 x Apache's",
+         ("connectd-static", "c", "rate"), ("Apache", "c", "rate"), 0.6)
+    goal("(d) connectd time <= 0.7 x Squid's", ("connectd", "d", "secs"), ("Squid", "d", "secs"), 0.7, True)
+    goal("(e) connectd PSS <= tinyproxy's", ("connectd", "d", "pss"), ("tinyproxy", "d", "pss"), 1, True)
+    out = missing(("connectd", "c", "rate"), ("connectd-static", "c", "rate"))
+    if not out:
+        rates = sorted((med[n, "c", "rate"], n) for n in ("connectd", "connectd-static"))
+        out = "%s, %.0f/s against %.0f/s" % (rates[1][1], rates[1][0], rates[0][0])
+    print("(c) the faster build for setups: %s" % out)
 
 
 def main():
@@ -224,6 +455,7 @@ def main():
     if not shutil.which("tcpserver"):
         sys.exit("bench: needs tcpserver (apt-get install ucspi-tcp)")
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))   # stop the proxies
     tmp = "/tmp/connectd-bench.%d" % os.getpid()
     os.makedirs(tmp)
     portfile = os.path.join(tmp, "port")
@@ -232,88 +464,65 @@ def main():
     while not os.path.exists(portfile) and time.monotonic() < deadline:
         time.sleep(0.01)
     tport = int(open(portfile).read())
-    proxy = Server([CONNECTD, "-a", "127.0.0.1", "-l", "stderr", str(tport)])
-    relay = Server(["nc", "-N", "127.0.0.1", str(tport)]) if shutil.which("nc") else None
-    rows = []
+    connectd = ["-a", "127.0.0.1", "-l", "stderr", str(tport)]
+    # (name, figures, True or why it is not there, how it is started)
+    cands = [("direct", "abcd", True, dict(proxied=False)),
+             ("connectd", "abcde", True, dict(argv=tcpserver([CONNECTD] + connectd), tree=False)),
+             ("connectd-static", "abcde", os.access(STATIC, os.X_OK) or "not built",
+              dict(argv=tcpserver([STATIC] + connectd), tree=False)),
+             ("nc relay", "c", bool(shutil.which("nc")) or "not installed",
+              dict(argv=tcpserver(["nc", "-N", "127.0.0.1", str(tport)]), proxied=False, tree=False))]
+    cands += [(name, "abcde", bool(shutil.which(exe)) or "not installed",
+               dict(argv=peer(os.path.join(tmp, exe), tport, user, conf, cmd)))
+              for name, exe, user, conf, cmd in PEERS]
+    names, why = [c[0] for c in cands], {}
+    proxies, res = [], {}
     try:
-        bulk = a.bulk_mib << 20
-        for name, up, down in (("(a) %d MiB upload" % a.bulk_mib, bulk, 0),
-                               ("(b) %d MiB download" % a.bulk_mib, 0, bulk)):
-            d, t = [], []
-            for _ in range(a.runs):
-                for proxied, acc in ((False, d), (True, t)):
-                    start = time.perf_counter()
-                    if not transfer(proxy.port if proxied else tport, tport, proxied, up, down, verify=False):
-                        raise RuntimeError("bulk transfer not exact")
-                    acc.append(time.perf_counter() - start)
-            md, mt = statistics.median(d), statistics.median(t)
-            rows.append((name, "direct %.0f MiB/s, tunnel %.0f MiB/s" % (a.bulk_mib / md, a.bulk_mib / mt),
-                         "ratio %.2f" % (md / mt)))
-
-        def setups(port, proxied):
-            lat = [setup_once(port, tport, proxied) for _ in range(a.setups)]
-            return a.setups / sum(lat), percentile(lat, 0.5) * 1e3, percentile(lat, 0.99) * 1e3
-        results = {}
+        for name, figures, there, kw in cands:
+            if there is not True:
+                why[name] = there
+                continue
+            try:
+                log = os.path.join(tmp, name.replace(" ", "-") + ".log")
+                proxies.append(Proxy(name, figures, tport, log=log, **kw))
+            except (OSError, RuntimeError) as e:
+                why[name] = "skipped: %s" % e
+        bulk_bytes, conc_bytes = a.bulk_mib << 20, a.conc_mib << 20
         for _ in range(a.runs):
-            for key, port, proxied in (("direct", tport, False), ("connectd", proxy.port, True)) + \
-                    ((("nc relay", relay.port, False),) if relay else ()):
-                results.setdefault(key, []).append(setups(port, proxied))
-        med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in results.items()}
-        for k, (rate, p50, p99) in med.items():
-            rows.append(("(c) setups, %s" % k, "%.0f/s  p50 %.2f ms  p99 %.2f ms" % (rate, p50, p99),
-                         "ratio to nc %.2f" % (rate / med["nc relay"][0]) if k == "connectd" and relay else ""))
-
-        n = a.conc_mib << 20
-        times, psss = [], []
-        for _ in range(a.runs):
-            ok = [None] * a.conc
-            peak = [0]
-            stop = threading.Event()
-
-            def sample():
-                while not stop.is_set():
-                    peak[0] = max(peak[0], pss(proxy.children()))
-                    time.sleep(0.05)
-
-            def one(i):
-                try:
-                    ok[i] = transfer(proxy.port, tport, True, n, n)
-                except OSError:
-                    ok[i] = False
-            s = threading.Thread(target=sample)
-            s.start()
-            start = time.perf_counter()
-            ts = [threading.Thread(target=one, args=(i,)) for i in range(a.conc)]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-            times.append(time.perf_counter() - start)
-            stop.set()
-            s.join()
-            psss.append(peak[0])
-            if not all(ok):
-                raise RuntimeError("%d of %d concurrent tunnels not exact" % (ok.count(False), a.conc))
-        rows.append(("(d) %d tunnels x %d MiB both ways" % (a.conc, a.conc_mib),
-                     "%.2f s, all byte-exact" % statistics.median(times), ""))
-        rows.append(("(e) summed PSS of connectd during (d)", "%d KiB" % statistics.median(psss),
-                     "%.0f KiB per tunnel" % (statistics.median(psss) / a.conc)))
+            for fig, fn, args in (("a", bulk, (bulk_bytes, 0)), ("b", bulk, (0, bulk_bytes)),
+                                  ("c", setups, (a.setups,)), ("d", concurrent, (a.conc, conc_bytes))):
+                for p in proxies:
+                    if fig not in p.figures or p.name in why:
+                        continue
+                    try:
+                        for k, v in fn(p, tport, *args).items():
+                            res.setdefault((p.name, fig, k), []).append(v)
+                    except (OSError, RuntimeError) as e:
+                        why[p.name] = "failed in (%s): %s" % (fig, e)
     finally:
-        proxy.close()
-        if relay:
-            relay.close()
+        for p in proxies:
+            p.stop()
         target.kill()
         target.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in res.items()}
 
-    print("connectd bench: %s, %d cores, kernel %s, median of %d runs"
-          % (subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout.strip(),
-             os.cpu_count(), os.uname().release, a.runs))
-    for r in rows:
-        print("| %-40s | %-48s | %-18s |" % r)
-    print("peers (Apache mod_proxy_connect, Squid, tinyproxy): %s"
-          % ("none installed" if not any(shutil.which(p) for p in ("apache2", "squid", "tinyproxy"))
-             else "installed but not yet measured by this script"))
+    print("connectd bench: %s, %d cores, kernel %s, median of %d runs; (a),(b) %d MiB, (c) %d setups, "
+          "(d) %d tunnels x %d MiB both ways" % (os.uname().machine, os.cpu_count(), os.uname().release,
+                                                 a.runs, a.bulk_mib, a.setups, a.conc, a.conc_mib))
+    table(names, med, why)
+    print("(e) sums: connectd, connectd-static: the processes under tcpserver, not tcpserver; Apache: the parent "
+          "and all its children; Squid (-N) and tinyproxy: their process tree (one process each, tinyproxy has a "
+          "thread per client); procs: how many at the peak")
+    versions = [subprocess.run([exe, "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+                for _, exe, _, _, _ in PEERS if shutil.which(exe)]
+    print("peers: %s" % ("; ".join(versions) or "none installed"))
+    goals(med, why)
+    broken = [n for n, w in why.items() if w.startswith(("skipped", "failed"))]
+    if broken:
+        print("bench: logs kept in %s" % tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(1 if "connectd" in broken or "connectd-static" in broken else 0)
 
 
 if __name__ == "__main__":

@@ -101,3 +101,27 @@ build_with() {
 	[ "$status" -eq 1 ]
 	[ "$output" = "client=- target=192.0.2.1:22 status=403 error=http_request_denied" ]
 }
+
+@test "the bench, at tiny sizes, prints a row for each proxy and a line for each goal of issue 6" {
+	command -v tcpserver >/dev/null || skip "tcpserver is not installed (apt-get install ucspi-tcp)"
+	run timeout 120 python3 bench/bench.py --runs 1 --bulk-mib 8 --setups 20 --conc 4 --conc-mib 4
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"logs kept"* ]]
+	for row in direct connectd connectd-static "nc relay" Apache Squid tinyproxy; do
+		grep -q "^| $row " <<<"$output"
+	done
+	# connectd's row has all ten figures and no note; a peer's, the same or "not installed".
+	full='( \| +[0-9.]+){10} \|  +\|$'
+	grep -Eq "^\| connectd +$full" <<<"$output"
+	for peer in Apache:apache2 Squid:squid tinyproxy:tinyproxy; do
+		if command -v "${peer#*:}" >/dev/null; then
+			grep -Eq "^\| ${peer%:*} +$full" <<<"$output"
+		else
+			grep -Eq "^\| ${peer%:*} .*\| not installed +\|$" <<<"$output"
+			grep -q "not measured (${peer%:*} not installed)" <<<"$output"
+		fi
+	done
+	[ "$(grep -Ec '^\([a-e]\) connectd.*: ([0-9.]+( \(.*\))?, (met|not met)|not measured \(.*\))' <<<"$output")" -eq 6 ]
+	grep -Eq '^\(c\) the faster build for setups: (connectd(-static)?, [0-9]+/s against|not measured)' <<<"$output"
+}
