@@ -43,7 +43,7 @@ struct dir {
 	int full;			/* the pipe took no more: wait for it to drain */
 	size_t off, len, cap;		/* waiting: buf[off..len), or len bytes in the pipe */
 	unsigned long long *count;
-	char buf[RELAY_BUF];
+	char *buf;			/* bufs[i]: apart, so that setting up a dir writes none of it */
 };
 
 static volatile sig_atomic_t stopped;
@@ -214,7 +214,7 @@ plumb(struct dir *d)
 	d->rsock = issock(d->rfd);
 	d->wsock = issock(d->wfd);
 	d->pipe[0] = d->pipe[1] = -1;
-	d->cap = sizeof d->buf;
+	d->cap = RELAY_BUF;
 	if (!d->rsock || !d->wsock || pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		return;
 	if ((sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE)) == -1)
@@ -230,6 +230,7 @@ plumb(struct dir *d)
 }
 
 static struct dir d[2];
+static char bufs[2][RELAY_BUF];	/* untouched, so never resident, while splicing */
 static sigset_t waitmask;	/* pselect's mask: SIGTERM and SIGHUP let through */
 
 /* Everything that needs a system call other than moving bytes, done before the sandbox. */
@@ -241,8 +242,9 @@ relay_init(struct relay *rl)
 	size_t i;
 
 	d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up,
-	    .sever = onesocket(rl->in, rl->out) };
-	d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down, .sever = 1 };
+	    .sever = onesocket(rl->in, rl->out), .buf = bufs[0] };
+	d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down, .sever = 1,
+	    .buf = bufs[1] };
 	for (i = 0; i < 2; i++)
 		plumb(&d[i]);
 	(void)sigemptyset(&block);
