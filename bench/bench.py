@@ -59,17 +59,17 @@ def send_pattern(sock, n):
 
 
 def recv_check(sock, n, verify=True):
-    """Read n bytes; True when all came and are the pattern."""
+    """Read n bytes: None when all came and are the pattern, else what went wrong."""
     buf = bytearray(CHUNK)
-    got, good = 0, True
+    got, bad = 0, None
     while got < n:
         k = sock.recv_into(buf, min(CHUNK, n - got))
         if k == 0:
-            return False
-        if verify and good and buf[:k] != pattern(got, k):
-            good = False
+            return "EOF after %d of %d bytes" % (got, n)
+        if verify and bad is None and buf[:k] != pattern(got, k):
+            bad = "bytes %d..%d of %d differ" % (got, got + k, n)
         got += k
-    return good
+    return bad
 
 
 # ---- roles run as separate processes ----------------------------------------
@@ -108,9 +108,11 @@ def role_target(portfile):
                 return
             t = threading.Thread(target=send_pattern, args=(c, n))
             t.start()
-            up = recv_check(c, int.from_bytes(c.recv(8, socket.MSG_WAITALL), "big"))
+            bad = recv_check(c, int.from_bytes(c.recv(8, socket.MSG_WAITALL), "big"))
             t.join()
-            c.sendall(b"\1" if up else b"\0")
+            if bad:
+                print("bench: target: upload from %s:%d: %s" % (c.getpeername() + (bad,)), file=sys.stderr)
+            c.sendall(b"\0" if bad else b"\1")
         except OSError:
             pass
         finally:
@@ -149,7 +151,8 @@ def transfer(port, tport, proxied, up, down, verify=True):
 
     def reader():
         try:
-            err[0] = ("download not exact" if not recv_check(c, down, verify) else
+            bad = recv_check(c, down, verify)
+            err[0] = ("download not exact: %s" % bad if bad else
                       "upload not exact (the target's verdict)" if c.recv(1) != b"\1" else
                       "bytes after the end" if c.recv(1) else None)
         except OSError as e:
