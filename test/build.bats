@@ -122,6 +122,6 @@ build_with() {
 			grep -q "not measured (${peer%:*} not installed)" <<<"$output"
 		fi
 	done
-	[ "$(grep -Ec '^\([a-e]\) connectd.*: ([0-9.]+( \(.*\))?, (met|not met)|not measured \(.*\))' <<<"$output")" -eq 6 ]
+	[ "$(grep -Ec '^\([a-e]\) connectd.*: ([0-9.]+( \(.*\))?, (met|not met)|not measured \(.*\))' <<<"$output")" -eq 8 ]
 	grep -Eq '^\(c\) the faster build for setups: (connectd(-static)?, [0-9]+/s against|not measured)' <<<"$output"
 }
