@@ -61,16 +61,18 @@ syslog_connect(void)
 void
 log_open(enum logto where)
 {
-	time_t t = time(NULL);
 	struct tm tm;
+	time_t t;
 
 	if (tosyslog && logfd != -1)
 		(void)close(logfd);
 	tosyslog = where == LOGTO_SYSLOG || (where == LOGTO_AUTO && stderr_unusable());
 	logfd = tosyslog ? syslog_connect() : 2;
 	pid = getpid();
-	if (tosyslog)
+	if (tosyslog) {
+		t = time(NULL);
 		(void)localtime_r(&t, &tm);	/* reads the zone now, not in the sandbox */
+	}
 }
 
 /* RFC 3164's header, as syslog(3) writes it: "<30>Nov 27 12:00:00 connectd[42]: " */

@@ -38,18 +38,23 @@ setup() {
 	FAM=4
 }
 
-teardown() {
+# stop_pids PID...: TERM each, wait for each (5 s at most), then KILL.
+stop_pids() {
 	local p i
-	for p in "${PIDS[@]}"; do
+	for p; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
-	for p in "${PIDS[@]}"; do
+	for p; do
 		for ((i = 0; i < 250; i++)); do
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.02
 		done
 		kill -KILL "$p" 2>/dev/null || true
 	done
+}
+
+teardown() {
+	stop_pids "${PIDS[@]}"
 	sanitizer_reports
 }
 
@@ -373,6 +378,20 @@ assert_tunnel_log() {
 	assert_log "client=$c target=$t addr=$a proxy-source-port=[0-9]+ status=200" \
 		"client=$c target=$t status=200 up=$1 down=$2 secs=[0-9]+\.[0-9]{3} end=$3"
 	SRCPORT=$(field "$(head -n1 "$PDIR/stderr")" proxy-source-port)
+}
+
+# named [LAUNCHER OPTIONS]: a refused request (port not allowed) through the
+# launcher with these options; sets NAME to the logged client.
+named() {
+	start_target --wait-eof
+	start_proxy "$@" -- -a 127.0.0.1 -t 5 1
+	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_refusal 403 http_request_denied
+	assert_exit 1
+	assert_log "client=[^ ]+ target=127\.0\.0\.1:$TPORT status=403 error=http_request_denied"
+	NAME=$(field "$(cat "$PDIR/stderr")" client)
+	echo "client logged as: $NAME (the client was $CLOCAL)"
+	assert_target_untouched
 }
 
 # isolated_net: connectd runs in a network namespace of its own with no

@@ -78,20 +78,6 @@ logged_target() {
 	[ "$LT" = - ]
 }
 
-# named [LAUNCHER OPTIONS]: a refused request (port not allowed) through the
-# launcher with these options; sets NAME to the logged client.
-named() {
-	start_target --wait-eof
-	start_proxy "$@" -- -a 127.0.0.1 -t 5 1
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
-	assert_refusal 403 http_request_denied
-	assert_exit 1
-	assert_log "client=[^ ]+ target=127\.0\.0\.1:$TPORT status=403 error=http_request_denied"
-	NAME=$(field "$(cat "$PDIR/stderr")" client)
-	echo "client logged as: $NAME (the client was $CLOCAL)"
-	assert_target_untouched
-}
-
 @test "the client is named by getpeername: 127.0.0.1:port" {
 	named
 	[ "$NAME" = "$CLOCAL" ]

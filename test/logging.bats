@@ -143,20 +143,6 @@ no_devlog() {
 	assert_target_untouched
 }
 
-# named [LAUNCHER OPTIONS]: a refused request (port not allowed); sets NAME to
-# the logged client.
-named() {
-	start_target --wait-eof
-	start_proxy "$@" -- -a 127.0.0.1 -t 5 1
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
-	assert_refusal 403 http_request_denied
-	assert_exit 1
-	assert_log "client=[^ ]+ target=127\\.0\\.0\\.1:$TPORT status=403 error=http_request_denied"
-	NAME=$(field "$(cat "$PDIR/stderr")" client)
-	echo "client logged as: $NAME (the client was $CLOCAL)"
-	assert_target_untouched
-}
-
 @test "with fd 0 a pipe, an IPv6 TCPREMOTEIP is written in brackets: [2001:db8::7]:4321" {
 	named --pipes --env TCPREMOTEIP=2001:db8::7 --env TCPREMOTEPORT=4321 --env PROTO=TCP
 	[ "$NAME" = '[2001:db8::7]:4321' ]

@@ -23,18 +23,9 @@ eval "${OLDTEARDOWN/teardown/lib_teardown}"
 # kill_tree PID...: TERM each process and everything below it (collected before
 # any is killed, so that orphans are not lost), wait (bounded), then KILL.
 kill_tree() {
-	local all=() p i
+	local all=()
 	mapfile -t all < <(printf '%s\n' "$@"; "$PY" "$SUPER" tree "$@")
-	for p in "${all[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${all[@]}"; do
-		for ((i = 0; i < 250; i++)); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.02
-		done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	stop_pids "${all[@]}"
 }
 
 teardown() {
