@@ -222,6 +222,20 @@ named(const char *l, size_t n, const char *name)
 	return n == k && strncasecmp(l, name, k) == 0;
 }
 
+/* A field value without the whitespace around it (RFC 9112 s5.1). */
+static void
+value(const char *s, size_t n, const char **v, size_t *vn)
+{
+	while (n > 0 && (s[0] == ' ' || s[0] == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	*v = s;
+	*vn = n;
+}
+
 /* field-line of RFC 9112 s5; returns ST_OK or why not. */
 static enum status
 field(struct request *rq, const char *l, size_t n, int *hosts)
@@ -240,6 +254,11 @@ field(struct request *rq, const char *l, size_t n, int *hosts)
 		return fail(rq, ST_BAD, "CONNECT with a body");
 	if (named(l, k, "host"))
 		(*hosts)++;
+	if (named(l, k, "proxy-authorization")) {
+		if (rq->nauth == 0)
+			value(l + k + 1, n - k - 1, &rq->auth, &rq->authlen);
+		rq->nauth++;
+	}
 	return ST_OK;
 }
 

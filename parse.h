@@ -16,6 +16,9 @@ struct request {
 	enum host_kind kind;
 	unsigned port;
 	int minor;		/* HTTP/1.minor */
+	const char *auth;	/* the first Proxy-Authorization value, in the caller's buffer */
+	size_t authlen;		/* its length, without the whitespace around it */
+	int nauth;		/* how many Proxy-Authorization fields came */
 	const char *why;	/* fixed text: what was wrong, for Proxy-Status */
 };
 

@@ -232,6 +232,32 @@ names(void)
 	CHECK(parse_request(h, strlen(h), &rq) == ST_BAD, "a name of 255 gets 400");
 }
 
+/* Proxy-Authorization: the first value, trimmed, in the buffer, and how many came. */
+static void
+authorization(void)
+{
+	static const char one[] = "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n"
+	    "proxy-AUTHORIZATION: \t Basic dTpw \t\r\n\r\n";
+	static const char two[] = "CONNECT a:443 HTTP/1.1\r\nProxy-Authorization: Basic dTpw\r\n"
+	    "Host: a\r\nProxy-Authorization: Basic eDp5\r\n\r\n";
+	static const char empty[] = "CONNECT a:443 HTTP/1.0\r\nProxy-Authorization:\r\n\r\n";
+	static const char other[] = "CONNECT a:443 HTTP/1.0\r\nProxy-Authorization-X: y\r\n\r\n";
+	struct request rq;
+
+	CHECK(parse_request(one, sizeof one - 1, &rq) == ST_OK && rq.nauth == 1 &&
+	    rq.authlen == 10 && rq.auth == one + 56 && memcmp(rq.auth, "Basic dTpw", 10) == 0,
+	    "a Proxy-Authorization field of any case: its value without the whitespace around it");
+	CHECK(parse_request(two, sizeof two - 1, &rq) == ST_OK && rq.nauth == 2 &&
+	    rq.authlen == 10 && memcmp(rq.auth, "Basic dTpw", 10) == 0,
+	    "two Proxy-Authorization fields are counted, the first one kept (the caller decides)");
+	CHECK(parse_request(empty, sizeof empty - 1, &rq) == ST_OK && rq.nauth == 1 && rq.authlen == 0,
+	    "an empty Proxy-Authorization value is one field of length 0");
+	CHECK(parse_request("CONNECT a:443" H11, sizeof "CONNECT a:443" H11 - 1, &rq) == ST_OK &&
+	    rq.nauth == 0 && rq.auth == NULL && rq.authlen == 0, "no Proxy-Authorization: none counted");
+	CHECK(parse_request(other, sizeof other - 1, &rq) == ST_OK && rq.nauth == 0,
+	    "a field whose name only begins with Proxy-Authorization is another field");
+}
+
 static void
 numbers(void)
 {
@@ -259,6 +285,7 @@ main(void)
 	prefixes();
 	limits();
 	names();
+	authorization();
 	numbers();
 	return DONE();
 }
