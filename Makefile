@@ -7,10 +7,10 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror
 ALL_CFLAGS = $(WARN) $(CFLAGS)
 
-SRCS = connectd.c parse.c policy.c relay.c net.c log.c sandbox.c
-HDRS = connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
-OBJS = connectd.o parse.o policy.o relay.o net.o log.o sandbox.o
-UNITS = test/unit_parse test/unit_policy test/unit_sandbox
+SRCS = connectd.c auth.c parse.c policy.c relay.c net.c log.c sandbox.c
+HDRS = auth.h connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
+OBJS = connectd.o auth.o parse.o policy.o relay.o net.o log.o sandbox.o
+UNITS = test/unit_auth test/unit_parse test/unit_policy test/unit_sandbox
 
 # Test builds, never installed (make check builds them; see test/run):
 # san/ AddressSanitizer and UndefinedBehaviorSanitizer (clang), vg/ for
@@ -18,7 +18,7 @@ UNITS = test/unit_parse test/unit_policy test/unit_sandbox
 CLANG ?= clang
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS = $(WARN) -O1 -g $(SAN)
-SAN_UNITS = san/unit_parse san/unit_policy san/unit_sandbox
+SAN_UNITS = san/unit_auth san/unit_parse san/unit_policy san/unit_sandbox
 FUZZ_CFLAGS = $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
 FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args
 FUZZ_SECS ?= 60
@@ -31,13 +31,17 @@ connectd: $(OBJS)
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-connectd.o: connectd.c connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
+connectd.o: connectd.c auth.h connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
+auth.o: auth.c auth.h connectd.h net.h
 parse.o: parse.c parse.h connectd.h
 policy.o: policy.c policy.h parse.h connectd.h
 relay.o: relay.c relay.h connectd.h
 net.o: net.c net.h connectd.h
 log.o: log.c log.h connectd.h
 sandbox.o: sandbox.c sandbox.h
+
+test/unit_auth: test/unit_auth.c test/unit.h auth.o net.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_auth.c auth.o net.o
 
 test/unit_parse: test/unit_parse.c test/unit.h parse.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_parse.c parse.o
@@ -57,6 +61,8 @@ san:
 	mkdir -p san
 san/connectd: $(SRCS) $(HDRS) test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -o $@ $(SRCS) test/sanopts.c
+san/unit_auth: test/unit_auth.c test/unit.h auth.c auth.h net.c net.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_auth.c auth.c net.c test/sanopts.c
 san/unit_parse: test/unit_parse.c test/unit.h parse.c parse.h connectd.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_parse.c parse.c test/sanopts.c
 san/unit_policy: test/unit_policy.c test/unit.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
@@ -98,9 +104,9 @@ run: connectd
 MUSL_CC ?= musl-gcc
 MULTIARCH = $$(gcc -print-multiarch 2>/dev/null)
 static: connectd-static
-connectd-static: connectd.c parse.c policy.c relay.c net.c log.c sandbox.c connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
+connectd-static: $(SRCS) $(HDRS)
 	$(MUSL_CC) $(WARN) $(CFLAGS) -idirafter /usr/include/$(MULTIARCH) -idirafter /usr/include \
-	    -static $(LDFLAGS) -o $@ connectd.c parse.c policy.c relay.c net.c log.c sandbox.c
+	    -static $(LDFLAGS) -o $@ $(SRCS)
 
 # connectd-static too when musl-gcc is there; the bench skips it when it is not built.
 bench: connectd

@@ -12,12 +12,18 @@
 #define ADDRS_MAX	16	/* addresses of one name that are tried */
 #define LOGTEXT_MAX	255	/* client bytes in a log field before it is cut */
 #define LINGER_SECS	2	/* reading what a refused client still sends */
+#define CHECK_INPUT	512	/* bytes on a checker's descriptor 3 (the checkpassword interface) */
+#define AUTH_MAX	499	/* user:password, decoded: with two NULs and a 10-digit time, CHECK_INPUT */
+#define AUTH_B64_MAX	668	/* base64 text of AUTH_MAX bytes (RFC 4648 s4) */
+#define REALM_MAX	128	/* -r: characters of the realm */
 
 #define DEF_PORTS	"443", "563"	/* Apache's AllowCONNECT default */
 #define DEF_CONNECT	10	/* -c: resolve and connect, seconds */
 #define DEF_HEAD	15	/* -t: whole request head, seconds */
 #define DEF_IDLE	300	/* -i: tunnel idle timeout, seconds; 0 = none */
 #define DEF_USER	"nobody"	/* -u: user to become when started as root */
+#define DEF_REALM	"connectd"	/* -r: the realm of Proxy-Authenticate (RFC 9110 s11.5) */
+#define CHECK_NEXT	"/bin/true"	/* a checker's one argument: what it runs on success */
 #define SECS_MAX	3600	/* largest -c and -t */
 #define IDLE_MAX	86400	/* largest -i */
 
@@ -39,8 +45,10 @@ enum status {
 	ST_BAD = 400,
 	ST_FORBIDDEN = 403,
 	ST_METHOD = 405,
+	ST_AUTH = 407,
 	ST_TIMEOUT = 408,
 	ST_TOOLARGE = 431,
+	ST_INTERNAL = 500,
 	ST_BADGATEWAY = 502,
 	ST_GWTIMEOUT = 504,
 	ST_VERSION = 505
