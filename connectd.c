@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "connectd.h"
 #include "log.h"
 #include "net.h"
@@ -23,7 +24,8 @@
 #include "sandbox.h"
 
 #define USAGE "usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] " \
-	"[-t secs] [-i secs] [-l auto|stderr|syslog] [-u user] [portspec ...]"
+	"[-t secs] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] [-u user] " \
+	"[portspec ...]"
 
 struct config {
 	struct policy policy;
@@ -32,12 +34,18 @@ struct config {
 	const char *bindtext;
 	unsigned connect, head, idle;	/* -c, -t, -i in seconds */
 	const char *user;
+	const char *checker;		/* -P; NULL: no authentication */
+	const char *realm;		/* -r */
+	char challenge[2 * REALM_MAX + 40];	/* its Proxy-Authenticate line */
+	int stderr_ok;			/* a checker may have descriptor 2 */
 };
 
 /* Everything one request needs to be answered and logged. */
 struct session {
 	char client[128];
 	char target[4 * LOGTEXT_MAX + 8];
+	char user[4 * LOGTEXT_MAX + 16];	/* " user=NAME", or empty */
+	const char *challenge;		/* the header line of a 407 */
 	struct request rq;
 	size_t len;		/* bytes read into buf */
 	int eof;		/* the client closed before the head was done */
@@ -49,8 +57,10 @@ static const char *const reason[] = {
 	[ST_BAD] = "Bad Request",
 	[ST_FORBIDDEN] = "Forbidden",
 	[ST_METHOD] = "Method Not Allowed",
+	[ST_AUTH] = "Proxy Authentication Required",
 	[ST_TIMEOUT] = "Request Timeout",
 	[ST_TOOLARGE] = "Request Header Fields Too Large",
+	[ST_INTERNAL] = "Internal Server Error",
 	[ST_BADGATEWAY] = "Bad Gateway",
 	[ST_GWTIMEOUT] = "Gateway Timeout",
 	[ST_VERSION] = "HTTP Version Not Supported",
@@ -94,7 +104,7 @@ options(int argc, char **argv, struct config *cf)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":46a:b:c:d:i:l:t:u:")) != -1) {
+	while ((c = getopt(argc, argv, ":46a:b:c:d:i:l:P:r:t:u:")) != -1) {
 		switch (c) {
 		case '4':
 			cf->policy.family = AF_INET;
@@ -132,6 +142,12 @@ options(int argc, char **argv, struct config *cf)
 			else
 				bad("-l", "not auto, stderr or syslog", optarg);
 			break;
+		case 'P':
+			cf->checker = optarg;
+			break;
+		case 'r':
+			cf->realm = optarg;
+			break;
 		case 'u':
 			cf->user = optarg;
 			break;
@@ -150,6 +166,26 @@ options(int argc, char **argv, struct config *cf)
 			(void)policy_add_ports(&cf->policy, defports[i]);
 	if (cf->bind && cf->policy.family != AF_UNSPEC && cf->from.ss_family != cf->policy.family)
 		bad("-b", "not of the family of -4 or -6", cf->bindtext);
+	if (cf->realm != NULL && cf->checker == NULL)
+		bad("-r", "given without -P", cf->realm);
+	if (cf->realm == NULL)
+		cf->realm = DEF_REALM;
+	if ((err = auth_challenge(cf->realm, cf->challenge, sizeof cf->challenge)) != NULL)
+		bad("-r", err, cf->realm);
+}
+
+/* -P, once the user is the one that will run it: a file that it may run. */
+static void
+executable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		bad("-P", errno == ENOENT ? "no such file" : "cannot be looked up", path);
+	if (!S_ISREG(st.st_mode))
+		bad("-P", "not a regular file", path);
+	if (access(path, X_OK) == -1)
+		bad("-P", "not executable", path);
 }
 
 /* Started as root: become the user, with no way back. Else nothing to do. */
@@ -238,16 +274,17 @@ linger(const struct session *s)
 static void
 refuse(struct session *s, enum status st, const char *type, const char *why, const char *more)
 {
-	char head[512];
+	const char *field = st == ST_METHOD ? "Allow: CONNECT\r\n" : st == ST_AUTH ? s->challenge : "";
+	char head[1024];
 	int n;
 
 	n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n"
 	    "Proxy-Status: connectd; error=%s; details=\"%s\"\r\n%s"
 	    "Content-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
-	    st, reason[st], type, why, st == ST_METHOD ? "Allow: CONNECT\r\n" : "",
-	    strlen(reason[st]) + 1, reason[st]);
+	    st, reason[st], type, why, field, strlen(reason[st]) + 1, reason[st]);
 	(void)writeall(1, head, (size_t)n);	/* the client may be gone: EPIPE */
-	log_line("client=%s target=%s status=%d error=%s%s", s->client, s->target, st, type, more);
+	log_line("client=%s%s target=%s status=%d error=%s%s", s->client, s->user, s->target,
+	    st, type, more);
 	linger(s);
 	exit(st < 500 ? EXIT_CLIENT : EXIT_TEMP);
 }
@@ -275,6 +312,44 @@ head(struct session *s, long long deadline)
 		s->len += (size_t)n;
 	}
 	return st;
+}
+
+/*
+ * With -P: credentials that the checker accepts, or 407; 500 when the checker
+ * fails. Their text in the head is wiped once decoded, the decoded password
+ * once the checker has it. The user name is logged from here on.
+ */
+static void
+authenticate(struct session *s, const struct config *cf)
+{
+	static struct credentials c;
+	char name[4 * LOGTEXT_MAX + 8], why[128];
+	const char *err;
+
+	if (s->rq.nauth > 1)
+		refuse(s, ST_BAD, "http_request_error", "two Proxy-Authorization fields", "");
+	if (s->rq.nauth == 0)
+		refuse(s, ST_AUTH, "http_request_denied", "credentials required", "");
+	err = auth_basic(s->rq.auth, s->rq.authlen, &c);
+	explicit_bzero(s->buf + (s->rq.auth - s->buf), s->rq.authlen);
+	if (c.userlen > 0) {
+		log_escape(name, sizeof name, c.text, c.userlen);
+		(void)snprintf(s->user, sizeof s->user, " user=%s", name);
+	}
+	if (err != NULL) {
+		explicit_bzero(&c, sizeof c);
+		refuse(s, ST_AUTH, "http_request_denied", err, "");
+	}
+	switch (auth_check(cf->checker, &c, cf->connect, cf->stderr_ok, why, sizeof why)) {
+	case AUTH_ACCEPTED:
+		return;
+	case AUTH_REJECTED:
+		refuse(s, ST_AUTH, "http_request_denied", "credentials rejected", "");
+		break;
+	case AUTH_FAILED:
+		log_line("connectd: -P: %s", why);
+		refuse(s, ST_INTERNAL, "proxy_internal_error", "credential check failed", "");
+	}
 }
 
 /* Resolve once, keep the addresses that the rules allow; 403 when none is left. */
@@ -324,18 +399,24 @@ main(int argc, char **argv)
 	long long start = net_now(), opened;
 	char addr[80];
 
+	cf.stderr_ok = auth_stderr();	/* before the log may take descriptor 2 */
 	log_open(LOGTO_AUTO);
 	options(argc, argv, &cf);
 	(void)signal(SIGPIPE, SIG_IGN);
 	client(&s);
 	drop(cf.user);
+	if (cf.checker != NULL)
+		executable(cf.checker);
 	(void)snprintf(s.target, sizeof s.target, "-");
+	s.challenge = cf.challenge;
 
 	st = head(&s, start + (long long)cf.head * 1000);
 	if (s.rq.targetlen > 0)
 		log_escape(s.target, sizeof s.target, s.rq.target, s.rq.targetlen);
 	if (st != ST_OK)
 		refuse(&s, st, "http_request_error", s.rq.why, "");
+	if (cf.checker != NULL)
+		authenticate(&s, &cf);
 	if (!policy_port(&cf.policy, s.rq.port))
 		refuse(&s, ST_FORBIDDEN, "http_request_denied", "port not allowed", "");
 
@@ -347,8 +428,8 @@ main(int argc, char **argv)
 	    getsockname(rl.target, (struct sockaddr *)&local, &llen) == -1)
 		refuse(&s, ST_BADGATEWAY, "connection_terminated", "connection failed", "");
 	net_format((struct sockaddr *)&peer, addr, sizeof addr);
-	log_line("client=%s target=%s addr=%s proxy-source-port=%u status=200",
-	    s.client, s.target, addr, net_port((struct sockaddr *)&local));
+	log_line("client=%s%s target=%s addr=%s proxy-source-port=%u status=200",
+	    s.client, s.user, s.target, addr, net_port((struct sockaddr *)&local));
 
 	rl.idle = cf.idle;
 	relay_init(&rl);
@@ -360,7 +441,7 @@ main(int argc, char **argv)
 	end = writeall(1, ok, sizeof ok - 1) == -1 ? END_RESET :
 	    relay_run(&rl, s.buf + s.rq.headlen, s.len - s.rq.headlen);
 	opened = net_now() - opened;
-	log_line("client=%s target=%s status=200 up=%llu down=%llu secs=%lld.%03lld end=%s",
-	    s.client, s.target, rl.up, rl.down, opened / 1000, opened % 1000, relay_endname[end]);
+	log_line("client=%s%s target=%s status=200 up=%llu down=%llu secs=%lld.%03lld end=%s",
+	    s.client, s.user, s.target, rl.up, rl.down, opened / 1000, opened % 1000, relay_endname[end]);
 	return end == END_EOF || end == END_IDLE ? EXIT_DONE : EXIT_TEMP;
 }
