@@ -745,7 +745,9 @@ def cmd_http(a):
 # ---------------------------------------------------------------- checkresp
 
 REASONS = {400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed",
+           407: "Proxy Authentication Required",
            408: "Request Timeout", 431: "Request Header Fields Too Large",
+           500: "Internal Server Error",
            502: "Bad Gateway", 504: "Gateway Timeout",
            505: "HTTP Version Not Supported"}
 
@@ -753,10 +755,12 @@ REASONS = {400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed",
 def refusal_problems(data, code, error):
     """What is wrong with data as connectd's refusal CODE with Proxy-Status ERROR."""
     reason = REASONS[code].encode()
-    allow = b"Allow: CONNECT\r\n" if code == 405 else b""
+    allow = re.escape(b"Allow: CONNECT\r\n") if code == 405 else b""
+    if code == 407:     # the realm: a quoted-string of printable ASCII
+        allow = rb'Proxy-Authenticate: Basic realm="(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])+"\r\n'
     pat = (rb"HTTP/1\.1 " + str(code).encode() + rb" " + re.escape(reason) + rb"\r\n"
            rb"Proxy-Status: connectd; error=" + re.escape(error.encode()) +
-           rb"; details=\"[\x20\x21\x23-\x5b\x5d-\x7e]*\"\r\n" + re.escape(allow) +
+           rb"; details=\"[\x20\x21\x23-\x5b\x5d-\x7e]*\"\r\n" + allow +
            rb"Content-Type: text/plain\r\n"
            rb"Content-Length: ([0-9]+)\r\n"
            rb"Connection: close\r\n\r\n(.*)")
