@@ -72,6 +72,17 @@ vg:
 vg/connectd: $(SRCS) $(HDRS) | vg
 	$(CC) $(ALL_CFLAGS) -DSANDBOX_VALGRIND $(LDFLAGS) -o $@ $(SRCS)
 
+# The 32-bit build (gcc -m32, Debian's gcc-multilib): the i386 filter,
+# proven by test/arch.bats, which builds it where -m32 can build a program.
+M32_CFLAGS = $(WARN) -m32 $(CFLAGS)
+m32:
+	mkdir -p m32
+m32/connectd: $(SRCS) $(HDRS) | m32
+	$(CC) $(M32_CFLAGS) $(LDFLAGS) -o $@ $(SRCS)
+m32/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.c sandbox.h | m32
+	$(CC) $(M32_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.c
+m32-build: m32/connectd m32/unit_sandbox
+
 fuzz/fuzz_parse: fuzz/fuzz_parse.c parse.c parse.h log.c log.h connectd.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parse.c parse.c log.c
 fuzz/fuzz_args: fuzz/fuzz_args.c policy.c policy.h parse.c parse.h connectd.h
@@ -117,6 +128,6 @@ uninstall:
 
 clean:
 	rm -f connectd connectd-static $(OBJS) $(UNITS) test/loadgen $(FUZZERS)
-	rm -rf san vg fuzz/out
+	rm -rf san vg m32 fuzz/out
 
-.PHONY: all static check run bench install uninstall clean sanitize fuzz fuzz-build fuzz-merge
+.PHONY: all static check run bench install uninstall clean sanitize fuzz fuzz-build fuzz-merge m32-build
