@@ -34,9 +34,9 @@ connectd: $(OBJS)
 connectd.o: connectd.c connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
 parse.o: parse.c parse.h connectd.h
 policy.o: policy.c policy.h parse.h connectd.h
-relay.o: relay.c relay.h connectd.h
+relay.o: relay.c relay.h net.h connectd.h
 net.o: net.c net.h connectd.h
-log.o: log.c log.h connectd.h
+log.o: log.c log.h net.h connectd.h
 sandbox.o: sandbox.c sandbox.h
 
 test/unit_parse: test/unit_parse.c test/unit.h parse.o
@@ -50,6 +50,12 @@ test/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.o
 
 test/loadgen: test/loadgen.c
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ test/loadgen.c
+
+# A build whose splice() pipes are one page: the bytes after a head overflow them.
+pipe4k:
+	mkdir -p pipe4k
+pipe4k/connectd: $(SRCS) $(HDRS) | pipe4k
+	$(CC) $(ALL_CFLAGS) -DRELAY_PIPE=4096 $(LDFLAGS) -o $@ $(SRCS)
 
 # The sanitizer build: connectd and the unit tests, with test/sanopts.c's
 # runtime defaults (report, then exit 86).
@@ -83,8 +89,8 @@ m32/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.c sandbox.h | m32
 	$(CC) $(M32_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.c
 m32-build: m32/connectd m32/unit_sandbox
 
-fuzz/fuzz_parse: fuzz/fuzz_parse.c parse.c parse.h log.c log.h connectd.h
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parse.c parse.c log.c
+fuzz/fuzz_parse: fuzz/fuzz_parse.c parse.c parse.h log.c log.h net.c net.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parse.c parse.c log.c net.c
 fuzz/fuzz_args: fuzz/fuzz_args.c policy.c policy.h parse.c parse.h connectd.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_args.c policy.c parse.c
 fuzz-build: $(FUZZERS)
@@ -97,7 +103,7 @@ fuzz: $(FUZZERS)
 fuzz-merge: $(FUZZERS)
 	fuzz/run merge
 
-check: connectd $(UNITS) test/loadgen vg/connectd
+check: connectd $(UNITS) test/loadgen vg/connectd pipe4k/connectd
 	test/run
 
 run: connectd
@@ -128,6 +134,6 @@ uninstall:
 
 clean:
 	rm -f connectd connectd-static $(OBJS) $(UNITS) test/loadgen $(FUZZERS)
-	rm -rf san vg m32 fuzz/out
+	rm -rf san vg m32 pipe4k fuzz/out
 
 .PHONY: all static check run bench install uninstall clean sanitize fuzz fuzz-build fuzz-merge m32-build

@@ -4,8 +4,9 @@
  */
 #define _GNU_SOURCE	/* setgroups */
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -220,18 +221,57 @@ linger(const struct session *s)
 {
 	long long deadline = net_now() + LINGER_SECS * 1000;
 	char sink[4096];
-	struct stat st;
 	ssize_t n;
 
 	if (s->eof)
 		return;
-	if (fstat(1, &st) == 0 && S_ISSOCK(st.st_mode))
+	if (net_issock(1))
 		(void)shutdown(1, SHUT_WR);
 	else
 		(void)close(1);
 	while (net_wait(0, 0, deadline) == 1)
 		if ((n = read(0, sink, sizeof sink)) == 0 || (n == -1 && errno != EINTR))
 			break;
+}
+
+/*
+ * Before anything else: descriptors 0, 1 and 2 open, every other one closed
+ * (a wrapper's leftovers would push connectd's own past what select() holds).
+ * A closed 2 is /dev/null from now on; a closed 0 or 1 means there is no client.
+ */
+static void
+descriptors(void)
+{
+	int fd, closed = 0;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+			if (open("/dev/null", O_RDWR) != fd)
+				exit(EXIT_TEMP);	/* nowhere to say so */
+			closed |= fd < 2;
+		}
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
+#endif
+		for (fd = 3; fd < FD_SETSIZE * 4; fd++)
+			(void)close(fd);
+	log_open(LOGTO_AUTO);
+	if (closed) {
+		log_line("connectd: descriptor 0 or 1 is closed: no client to serve");
+		exit(EXIT_USAGE);
+	}
+	if (net_issock(0))
+		net_inline(0);	/* an urgent byte in the head is read, not skipped */
+}
+
+/* A SIGTERM or SIGHUP before the tunnel: the decision line says so, the exit. */
+static void
+interrupted(const struct session *s)
+{
+	if (!net_stopped())
+		return;
+	log_line("client=%s target=%s status=- end=signal", s->client, s->target);
+	exit(EXIT_TEMP);
 }
 
 /* A complete answer, a log line, the exit. Request bytes are never echoed. */
@@ -290,8 +330,10 @@ targets(struct session *s, const struct config *cf, long long deadline, struct a
 	if (s->rq.kind != HOST_NAME) {
 		(void)net_numeric(s->rq.host, s->rq.port, &all.a[0]);
 		all.n = 1;
-	} else if (net_resolve(s->rq.host, s->rq.port, cf->policy.family, deadline, &all, &e) == -1)
+	} else if (net_resolve(s->rq.host, s->rq.port, cf->policy.family, deadline, &all, &e) == -1) {
+		interrupted(s);
 		refuse(s, e.status, e.type, "name resolution failed", "");
+	}
 	ok->n = 0;
 	for (i = 0; i < all.n; i++) {
 		if (policy_check(&cf->policy, (const struct sockaddr *)&all.a[i], &why))
@@ -324,7 +366,8 @@ main(int argc, char **argv)
 	long long start = net_now(), opened;
 	char addr[80];
 
-	log_open(LOGTO_AUTO);
+	descriptors();
+	net_catch();
 	options(argc, argv, &cf);
 	(void)signal(SIGPIPE, SIG_IGN);
 	client(&s);
@@ -334,6 +377,7 @@ main(int argc, char **argv)
 	st = head(&s, start + (long long)cf.head * 1000);
 	if (s.rq.targetlen > 0)
 		log_escape(s.target, sizeof s.target, s.rq.target, s.rq.targetlen);
+	interrupted(&s);
 	if (st != ST_OK)
 		refuse(&s, st, "http_request_error", s.rq.why, "");
 	if (!policy_port(&cf.policy, s.rq.port))
@@ -341,8 +385,10 @@ main(int argc, char **argv)
 
 	start = net_now() + (long long)cf.connect * 1000;
 	targets(&s, &cf, start, &as);
-	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, start, &e)) == -1)
+	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, start, &e)) == -1) {
+		interrupted(&s);
 		refuse(&s, e.status, e.type, "connection failed", "");
+	}
 	if (getpeername(rl.target, (struct sockaddr *)&peer, &plen) == -1 ||
 	    getsockname(rl.target, (struct sockaddr *)&local, &llen) == -1)
 		refuse(&s, ST_BADGATEWAY, "connection_terminated", "connection failed", "");

@@ -22,7 +22,9 @@
 #define IDLE_MAX	86400	/* largest -i */
 
 #define RELAY_BUF	65536	/* bytes buffered per direction when a pipe is an end */
+#ifndef RELAY_PIPE	/* a test build makes it small */
 #define RELAY_PIPE	262144	/* pipe size per direction for splice() between sockets */
+#endif
 
 /* Exit codes, after ucspi-tcp. */
 enum {

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE	/* pipe2 */
 #include <sys/prctl.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -86,25 +87,114 @@ net_numeric(const char *s, unsigned port, struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* Wait until fd is readable (or writable) or the deadline passes: 1, 0, -1. */
+static volatile sig_atomic_t stopped;
+static sigset_t waitmask;	/* the mask inside the waits: SIGTERM and SIGHUP let through */
+
+static void
+stop(int sig)
+{
+	(void)sig;
+	stopped = 1;
+}
+
+/*
+ * SIGTERM and SIGHUP are blocked from now on but inside the waits, which they
+ * end (EINTR), so that one arriving anywhere is seen at the next wait at the
+ * latest and the connection still gets its log line.
+ */
+void
+net_catch(void)
+{
+	struct sigaction sa = { .sa_handler = stop };
+	sigset_t block;
+
+	(void)sigemptyset(&block);
+	(void)sigaddset(&block, SIGTERM);
+	(void)sigaddset(&block, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigdelset(&waitmask, SIGTERM);
+	(void)sigdelset(&waitmask, SIGHUP);
+}
+
+/* A SIGTERM or SIGHUP came. */
+int
+net_stopped(void)
+{
+	return stopped;
+}
+
+/* The mask that the waits unblock: for a child that must start without it. */
+const sigset_t *
+net_waitmask(void)
+{
+	return &waitmask;
+}
+
+/* pselect() with SIGTERM and SIGHUP let through; a descriptor it cannot hold is EBADF. */
+int
+net_select(int nfds, fd_set *r, fd_set *w, const struct timespec *ts)
+{
+	if (nfds > FD_SETSIZE) {
+		errno = EBADF;
+		return -1;
+	}
+	return pselect(nfds, r, w, NULL, ts, &waitmask);
+}
+
+/*
+ * Wait until fd is readable (or writable) or the deadline passes: 1, 0, or -1
+ * (a signal ended the wait, or fd is beyond what select() can hold).
+ */
 int
 net_wait(int fd, int wr, long long deadline)
 {
 	fd_set set;
-	struct timeval tv;
+	struct timespec ts;
 	long long left;
 	int n;
 
+	if (fd >= FD_SETSIZE)
+		return -1;
 	do {
 		if ((left = deadline - net_now()) < 0)
 			left = 0;
-		tv.tv_sec = (time_t)(left / 1000);
-		tv.tv_usec = (suseconds_t)(left % 1000 * 1000);
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000;
 		FD_ZERO(&set);
 		FD_SET(fd, &set);
-		n = select(fd + 1, wr ? NULL : &set, wr ? &set : NULL, NULL, &tv);
-	} while (n == -1 && errno == EINTR);
+		n = net_select(fd + 1, wr ? NULL : &set, wr ? &set : NULL, &ts);
+	} while (n == -1 && errno == EINTR && !stopped);
 	return n;
+}
+
+/* Is fd a socket? */
+int
+net_issock(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Are the two descriptors one file (one socket, one pipe)? */
+int
+net_samefile(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* TCP urgent data stays in the stream, an ordinary byte (RFC 6093 s5). */
+void
+net_inline(int fd)
+{
+	int one = 1;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
 }
 
 /* What the resolving child sends back: getaddrinfo's error and the addresses. */
@@ -216,6 +306,11 @@ attempt(const struct sockaddr *to, const struct sockaddr_storage *from, long lon
 		*err = errno;
 		return -1;
 	}
+	if (fd >= FD_SETSIZE) {	/* select() cannot hold it */
+		(void)close(fd);
+		*err = EMFILE;
+		return -1;
+	}
 	if (from != NULL && (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
 	    bind(fd, (const struct sockaddr *)from, net_len((const struct sockaddr *)from)) == -1))
 		*err = -1;	/* -b cannot be used: never ignored */
@@ -253,7 +348,7 @@ net_connect(const struct addrs *as, const struct sockaddr_storage *from, long lo
 			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
 			continue;
 		}
-		if ((now = net_now()) >= deadline)
+		if ((now = net_now()) >= deadline || stopped)
 			break;
 		if ((fd = attempt(to, from, now + (deadline - now) / (long long)(as->n - i), &err)) != -1)
 			return fd;
@@ -265,6 +360,8 @@ net_connect(const struct addrs *as, const struct sockaddr_storage *from, long lo
 			neterr(e, ST_BADGATEWAY, "connection_refused");
 		else if (err == ENETUNREACH || err == EHOSTUNREACH || err == EADDRNOTAVAIL)
 			neterr(e, ST_BADGATEWAY, "destination_ip_unroutable");
+		else if (err == EMFILE)
+			neterr(e, ST_BADGATEWAY, "proxy_internal_error");
 		else
 			neterr(e, ST_BADGATEWAY, "destination_unavailable");
 	}

@@ -2,7 +2,9 @@
 #ifndef NET_H
 #define NET_H
 
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "connectd.h"
@@ -27,5 +29,12 @@ socklen_t	 net_len(const struct sockaddr *);
 unsigned	 net_port(const struct sockaddr *);
 void		 net_format(const struct sockaddr *, char *, size_t);
 int		 net_wait(int, int, long long);
+int		 net_select(int, fd_set *, fd_set *, const struct timespec *);
+void		 net_catch(void);
+int		 net_stopped(void);
+const sigset_t	*net_waitmask(void);
+int		 net_issock(int);
+int		 net_samefile(int, int);
+void		 net_inline(int);
 
 #endif
