@@ -38,7 +38,7 @@ struct config {
 /* Everything one request needs to be answered and logged. */
 struct session {
 	char client[128];
-	char target[4 * LOGTEXT_MAX + 8];
+	char target[LOGFIELD_SIZE];
 	struct request rq;
 	size_t len;		/* bytes read into buf */
 	int eof;		/* the client closed before the head was done */
@@ -69,7 +69,7 @@ usage(int opt, const char *why)
 static void
 bad(const char *what, const char *why, const char *arg)
 {
-	char text[4 * LOGTEXT_MAX + 8];
+	char text[LOGFIELD_SIZE];
 
 	log_escape(text, sizeof text, arg, strlen(arg));
 	log_line("connectd: %s: %s: %s", what, why, text);
@@ -80,9 +80,12 @@ static unsigned
 seconds(const char *opt, const char *s, unsigned long min, unsigned long max)
 {
 	unsigned long v;
+	char why[64];
 
-	if (parse_number(s, strlen(s), max, &v) == -1 || v < min)
-		bad(opt, min ? "not a number of seconds in 1..3600" : "not a number of seconds in 0..86400", s);
+	if (parse_number(s, strlen(s), max, &v) == -1 || v < min) {
+		(void)snprintf(why, sizeof why, "not a number of seconds in %lu..%lu", min, max);
+		bad(opt, why, s);
+	}
 	return (unsigned)v;
 }
 

@@ -11,6 +11,7 @@
 #define RULES_MAX	64	/* -a and -d rules together */
 #define ADDRS_MAX	16	/* addresses of one name that are tried */
 #define LOGTEXT_MAX	255	/* client bytes in a log field before it is cut */
+#define LOGFIELD_SIZE	(4 * LOGTEXT_MAX + 8)	/* such a field escaped: 4 a byte, "...", NUL */
 #define LINGER_SECS	2	/* reading what a refused client still sends */
 
 #define DEF_PORTS	"443", "563"	/* Apache's AllowCONNECT default */

@@ -130,7 +130,7 @@ log_line(const char *fmt, ...)
 /*
  * Client bytes for a log field: at most LOGTEXT_MAX of them, every byte
  * outside printable ASCII, and every space, '"' and '\', as \xHH; "..." when
- * cut. dst needs 4 * LOGTEXT_MAX + 4 bytes.
+ * cut. dst needs LOGFIELD_SIZE bytes.
  */
 void
 log_escape(char *dst, size_t size, const char *src, size_t n)

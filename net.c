@@ -35,8 +35,8 @@ net_now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-socklen_t
-net_len(const struct sockaddr *sa)
+static socklen_t
+salen(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
@@ -312,9 +312,9 @@ attempt(const struct sockaddr *to, const struct sockaddr_storage *from, long lon
 		return -1;
 	}
 	if (from != NULL && (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
-	    bind(fd, (const struct sockaddr *)from, net_len((const struct sockaddr *)from)) == -1))
+	    bind(fd, (const struct sockaddr *)from, salen((const struct sockaddr *)from)) == -1))
 		*err = -1;	/* -b cannot be used: never ignored */
-	else if (connect(fd, to, net_len(to)) == 0)
+	else if (connect(fd, to, salen(to)) == 0)
 		return fd;
 	else if (errno != EINPROGRESS)
 		*err = errno;

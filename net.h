@@ -25,7 +25,6 @@ int		 net_numeric(const char *, unsigned, struct sockaddr_storage *);
 int		 net_resolve(const char *, unsigned, int, long long, struct addrs *, struct neterr *);
 int		 net_connect(const struct addrs *, const struct sockaddr_storage *, long long,
 		    struct neterr *);
-socklen_t	 net_len(const struct sockaddr *);
 unsigned	 net_port(const struct sockaddr *);
 void		 net_format(const struct sockaddr *, char *, size_t);
 int		 net_wait(int, int, long long);

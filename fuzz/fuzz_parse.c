@@ -74,7 +74,7 @@ reference(char *out, const char *s, size_t n)
 static void
 escaped(const char *s, size_t n, size_t size)
 {
-	char out[4 * LOGTEXT_MAX + 8], want[4 * LOGTEXT_MAX + 8];
+	char out[LOGFIELD_SIZE], want[LOGFIELD_SIZE];
 	size_t len, wlen, i;
 
 	memset(out, 'Z', sizeof out);
@@ -151,7 +151,7 @@ prefix(const uint8_t *data, size_t k, enum status whole, const struct request *a
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t sizes[] = { 64, 128, 4 * LOGTEXT_MAX + 8 };
+	static const size_t sizes[] = { 64, 128, LOGFIELD_SIZE };
 	struct request rq;
 	enum status st;
 	size_t n = size < HEAD_MAX ? size : HEAD_MAX, k, done = 0, i;

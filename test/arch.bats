@@ -29,7 +29,7 @@ setup_file() {
 	elif ! "$probe"; then
 		M32_MISSING="this kernel cannot run a 32-bit x86 program (no IA32 emulation)"
 	else
-		make -s -C "$ROOT" m32-build
+		make -s -C "$ROOT" WERROR=-Werror m32-build
 	fi
 }
 

@@ -10,7 +10,30 @@ build_with() {
 	local dir="$BATS_TEST_TMPDIR/$1"
 	mkdir -p "$dir"
 	cp ./*.c ./*.h Makefile "$dir"/
-	(cd "$dir" && make CC="$1" connectd 2>&1)
+	(cd "$dir" && make CC="$1" WERROR=-Werror connectd 2>&1)
+}
+
+@test "warnings are errors in make check and the sanitizer build, not in a plain make or make install" {
+	run make -n -B connectd
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" -Wall -Wextra "* ]] && [[ "$output" != *-Werror* ]]
+	run make -n -B install
+	[[ "$output" != *-Werror* ]]
+	run make -n -B check
+	[[ "$output" == *"-Wall -Wextra -Werror"* ]]
+	run make -n -B san/connectd
+	[[ "$output" == *"-Werror"* ]]
+}
+
+@test "a change of flags builds the objects again: make after make check drops -Werror" {
+	dir="$BATS_TEST_TMPDIR/flags"
+	mkdir -p "$dir"
+	cp ./*.c ./*.h Makefile "$dir"/
+	make -s -C "$dir" WERROR=-Werror connectd
+	run make -C "$dir" connectd
+	[[ "$output" == *"-c -o connectd.o"* ]] && [[ "$output" != *-Werror* ]]
+	run make -C "$dir" connectd
+	[[ "$output" != *"-c -o"* ]]
 }
 
 @test "connectd builds with gcc under -Wall -Wextra -Werror and prints no warning" {
