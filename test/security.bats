@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Security (issue 3): the target addresses that are never a remote site and the
+# Security: the target addresses that are never a remote site and the
 # malformed numeric hosts the C library would misread, refused by default; -a
 # opening them again; names with allowed and denied addresses; rule order and
 # default-deny; becoming an unprivileged user as root (-u); the seccomp sandbox
@@ -8,10 +8,11 @@
 # Traffic goes only to 127.0.0.0/8 and ::1. Where connectd, were it wrong, could
 # send a packet anywhere else (link-local, multicast, broadcast, NAT64, 6to4,
 # 192.0.2.1), it runs in a network namespace of its own with no interface up
-# (isolated_net). Names other than localhost are resolved in a private mount
-# namespace whose /etc/hosts and /etc/resolv.conf are files of the test, the
-# resolver being a stub on 127.53.x.y that logs every query (private_dns); the
-# machine's /etc is never touched.
+# (isolated_net), or with only lo up, carrying the IPv6 address of a target of
+# the test (netns_target). Names other than localhost are resolved in a
+# private mount namespace whose /etc/hosts and /etc/resolv.conf are files of
+# the test, the resolver being a stub on 127.53.x.y that logs every query
+# (private_dns); the machine's /etc is never touched.
 
 load lib
 
@@ -196,6 +197,55 @@ to_connect_attempt() {
 	assert_log "client=$(re "$CLOCAL") target=$(re "$host:8443") status=$code error=$error"
 }
 
+# netns_target ADDR [target options]: a target on the IPv6 address ADDR, in a
+# network namespace of its own whose only interface is lo, up, with ADDR on it;
+# connectd is to run in that namespace too (CONNECTD_WRAP), where ADDR is a
+# local address and nothing else is reachable. Sets TPORT, TDIR, TPID. Needs
+# root, unshare, nsenter and ip.
+netns_target() {
+	local addr=$1
+	shift
+	need_root
+	need unshare nsenter ip
+	NTARGET=$((${NTARGET:-0} + 1))
+	TDIR=$T/target.$NTARGET
+	mkdir -p "$TDIR"
+	# shellcheck disable=SC2016
+	bg unshare --net -- sh -c 'ip link set lo up && ip -6 addr add "$1/128" dev lo && shift && exec "$@"' \
+		sh "$addr" "$PY" "$HARNESS" target --dir "$TDIR" --addr "$addr" "$@"
+	TPID=$BGPID
+	wait_file "$TDIR/port"
+	TPORT=$(cat "$TDIR/port")
+	CONNECTD_WRAP=(nsenter "--net=/proc/$TPID/ns/net" --)
+}
+
+# carrier_refused ADDR: in ADDR's own namespace (netns_target), CONNECT
+# [ADDR]:PORT with no -a gets 403, rule builtin:loopback, and the target on ADDR
+# gets no connection.
+carrier_refused() {
+	local addr=$1
+	netns_target "$addr" --wait-eof
+	start_proxy -- -t 5 "$TPORT"
+	client "send=$(connect_req "[$addr]:$TPORT")" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=$(re "[$addr]:$TPORT") status=403 error=destination_ip_prohibited addr=$(re "[$addr]:$TPORT") rule=builtin:loopback"
+	assert_target_untouched
+}
+
+# carrier_opened ADDR: the same with -a 127.0.0.1 opens a tunnel to the target on ADDR.
+carrier_opened() {
+	local addr=$1
+	netns_target "$addr" --send 'ok\n'
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "[$addr]:$TPORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=[$addr]:$TPORT TADDR=[$addr]:$TPORT assert_tunnel_log 0 3 eof
+	stop_target
+	[ "$TACCEPTS" = 1 ]
+}
+
 # proc_field PID NAME: the value of NAME: in /proc/PID/status, blanks squeezed
 # to one space and trimmed.
 proc_field() {
@@ -292,6 +342,14 @@ assert_user() {
 	refused_isolated '[2002:7f00:1::]' '[2002:7f00:1::]' builtin:loopback
 }
 
+@test "[::ffff:0:7f00:1] (IPv4-translated) is refused by default with 403, and its target gets nothing" {
+	carrier_refused ::ffff:0:7f00:1
+}
+
+@test "[64:ff9b:1::7f00:1] (local NAT64) is refused by default with 403, and its target gets nothing" {
+	carrier_refused 64:ff9b:1::7f00:1
+}
+
 @test "169.254.169.254 (cloud metadata) is refused by default with 403, rule builtin:link-local" {
 	refused_isolated 169.254.169.254 169.254.169.254 builtin:link-local
 }
@@ -331,6 +389,14 @@ assert_user() {
 
 @test "-a 127.0.0.1 opens [::ffff:7f00:1]: the tunnel reaches the target on 127.0.0.1" {
 	tunnel_through '[::ffff:7f00:1]' '[::ffff:127.0.0.1]' -a 127.0.0.1 -t 5
+}
+
+@test "-a 127.0.0.1 opens [::ffff:0:7f00:1] (IPv4-translated) to a target on that IPv6 address" {
+	carrier_opened ::ffff:0:7f00:1
+}
+
+@test "-a 127.0.0.1 opens [64:ff9b:1::7f00:1] (local NAT64) to a target on that IPv6 address" {
+	carrier_opened 64:ff9b:1::7f00:1
 }
 
 @test "-a ::1 opens [::1]: the tunnel reaches the target on ::1" {
