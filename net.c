@@ -107,32 +107,49 @@ net_wait(int fd, int wr, long long deadline)
 	return n;
 }
 
+/*
+ * One address of the target, judged by q->keep: kept while there is room
+ * (the first ADDRS_MAX), or else counted, and the first refused one noted.
+ */
+void
+net_add(const struct query *q, const struct sockaddr *sa, struct addrs *as)
+{
+	if (q->keep(sa, q->arg)) {
+		if (as->n < ADDRS_MAX)
+			memcpy(&as->a[as->n++], sa, net_len(sa));
+	} else if (as->nrefused++ == 0)
+		memcpy(&as->refused, sa, net_len(sa));
+}
+
 /* What the resolving child sends back: getaddrinfo's error and the addresses. */
 struct answer {
 	int error;
-	unsigned n;
-	struct sockaddr_storage a[ADDRS_MAX];
+	struct addrs as;
 };
 
 /*
- * In the child: resolve, write {error, count, addresses} to fd, exit. It dies
- * with connectd (a signal from the super-server), not minutes after it.
+ * In the child: resolve, judge every address, write {error, addresses} to
+ * fd, exit. It dies with connectd (a signal from the super-server), not
+ * minutes after it.
  */
 static void
-lookup(int fd, const char *host, unsigned port, int family, pid_t parent)
+lookup(int fd, const struct query *q, pid_t parent)
 {
-	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct addrinfo hints = { .ai_family = q->family, .ai_socktype = SOCK_STREAM }, *res, *ai;
 	struct answer out = { 0 };
+	struct sockaddr_storage ss;
 	ssize_t w;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 || getppid() != parent)
 		_exit(1);
-	out.error = getaddrinfo(host, NULL, &hints, &res);
-	for (ai = out.error ? NULL : res; ai != NULL && out.n < ADDRS_MAX; ai = ai->ai_next) {
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+	out.error = getaddrinfo(q->host, NULL, &hints, &res);
+	for (ai = out.error ? NULL : res; ai != NULL; ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof ss)
 			continue;
-		memcpy(&out.a[out.n], ai->ai_addr, ai->ai_addrlen);
-		((struct sockaddr_in *)&out.a[out.n++])->sin_port = htons((unsigned short)port);
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		((struct sockaddr_in *)&ss)->sin_port = htons((unsigned short)q->port);
+		net_add(q, (const struct sockaddr *)&ss, &out.as);
 	}
 	if (out.error == 0)
 		freeaddrinfo(res);
@@ -168,9 +185,12 @@ answer(int fd, long long deadline, void *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Resolve q->host and keep the addresses that q->keep allows. 0 when the
+ * resolver gave any address (as->n may be 0: every one refused), or -1.
+ */
 int
-net_resolve(const char *host, unsigned port, int family, long long deadline,
-    struct addrs *as, struct neterr *e)
+net_resolve(const struct query *q, long long deadline, struct addrs *as, struct neterr *e)
 {
 	struct answer in;
 	int p[2], r;
@@ -180,7 +200,7 @@ net_resolve(const char *host, unsigned port, int family, long long deadline,
 		return neterr(e, ST_BADGATEWAY, "proxy_internal_error");
 	if (pid == 0) {
 		(void)close(p[0]);
-		lookup(p[1], host, port, family, parent);
+		lookup(p[1], q, parent);
 	}
 	(void)close(p[1]);
 	r = answer(p[0], deadline, &in, sizeof in);
@@ -193,10 +213,9 @@ net_resolve(const char *host, unsigned port, int family, long long deadline,
 		return neterr(e, ST_GWTIMEOUT, "dns_timeout");
 	if (r == -2 || in.error == EAI_AGAIN || in.error == EAI_SYSTEM || in.error == EAI_MEMORY)
 		return neterr(e, ST_BADGATEWAY, "dns_error");
-	if (in.error != 0 || in.n == 0 || in.n > ADDRS_MAX)
+	if (in.error != 0 || in.as.n > ADDRS_MAX || in.as.n + in.as.nrefused == 0)
 		return neterr(e, ST_BADGATEWAY, "dns_error");
-	memcpy(as->a, in.a, in.n * sizeof in.a[0]);
-	as->n = in.n;
+	*as = in.as;
 	return 0;
 }
 

@@ -2,8 +2,9 @@
 # Security: the target addresses that are never a remote site and the
 # malformed numeric hosts the C library would misread, refused by default; -a
 # opening them again; names with allowed and denied addresses; rule order and
-# default-deny; becoming an unprivileged user as root (-u); the seccomp sandbox
-# in the normal binary, during real tunnels.
+# default-deny; every address of a name judged, and how many are tried;
+# becoming an unprivileged user as root (-u); the seccomp sandbox in the normal
+# binary, during real tunnels.
 #
 # Traffic goes only to 127.0.0.0/8 and ::1. Where connectd, were it wrong, could
 # send a packet anywhere else (link-local, multicast, broadcast, NAT64, 6to4,
@@ -244,6 +245,31 @@ carrier_opened() {
 	TNAME=[$addr]:$TPORT TADDR=[$addr]:$TPORT assert_tunnel_log 0 3 eof
 	stop_target
 	[ "$TACCEPTS" = 1 ]
+}
+
+# hosts_lines NAME FIRST LAST: /etc/hosts lines for NAME on 127.0.0.FIRST to
+# 127.0.0.LAST, in order; sets HLINES to them and ADDRS to the addresses.
+hosts_lines() {
+	local i
+	ADDRS=() HLINES=()
+	for ((i = $2; i <= $3; i++)); do
+		ADDRS+=("127.0.0.$i")
+		HLINES+=("127.0.0.$i	$1")
+	done
+}
+
+# resolves_to NAME ADDR...: in the private namespace of private_hosts, the C
+# library resolves NAME to exactly these addresses, in this order (it sorts
+# them by RFC 6724; in 127.0.0.128/25 its order is that of /etc/hosts).
+resolves_to() {
+	local name=$1 got
+	shift
+	got=$("${PROXY_WRAP[@]}" getent ahosts "$name" | awk '$2 == "STREAM" { print $1 }' | tr '\n' ' ')
+	if [ "$got" != "$* " ]; then
+		echo "$name resolves to: $got"
+		echo "     expected: $* "
+		return 1
+	fi
 }
 
 # proc_field PID NAME: the value of NAME: in /proc/PID/status, blanks squeezed
@@ -490,7 +516,52 @@ both_test() {
 	assert_log "client=$(re "$CLOCAL") target=192\.0\.2\.1:443 status=403 error=destination_ip_prohibited addr=192\.0\.2\.1:443 rule=default-deny"
 }
 
-# ------------------------------------------------------ 4. -u, as root
+# ------------------------------- 4. every address judged; how many are tried
+
+@test "a name whose one allowed address comes after 20 denied ones connects to it, and no denied one is reached" {
+	hosts_lines many.test 128 148
+	private_hosts "${HLINES[@]}"
+	resolves_to many.test "${ADDRS[@]}"
+	targets_on "${ADDRS[@]}" -- --send 'ok\n'
+	start_proxy -- -d 127.0.0.128/28 -d 127.0.0.144/30 -a 127.0.0.128/25 -t 5 "$PORT"
+	client "send=$(connect_req "many.test:$PORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=many.test:$PORT TADDR=127.0.0.148:$PORT assert_tunnel_log 0 3 eof
+	only_target 20
+	no_dns_query
+}
+
+@test "a name on 20 allowed addresses connects to the first, and no other is reached" {
+	hosts_lines many.test 128 147
+	private_hosts "${HLINES[@]}"
+	resolves_to many.test "${ADDRS[@]}"
+	targets_on "${ADDRS[@]}" -- --send 'ok\n'
+	start_proxy -- -a 127.0.0.128/25 -t 5 "$PORT"
+	client "send=$(connect_req "many.test:$PORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=many.test:$PORT TADDR=127.0.0.128:$PORT assert_tunnel_log 0 3 eof
+	only_target 0
+	no_dns_query
+}
+
+@test "of a name's allowed addresses the first 16 are tried: when all refuse, the 17th is not reached (502)" {
+	hosts_lines many.test 128 144
+	private_hosts "${HLINES[@]}"
+	resolves_to many.test "${ADDRS[@]}"
+	# Only the 17th listens; the port is closed on the first 16.
+	start_target --addr 127.0.0.144 --wait-eof
+	start_proxy -- -a 127.0.0.128/25 -t 5 "$TPORT"
+	client "send=$(connect_req "many.test:$TPORT")" shut
+	assert_refusal 502 connection_refused
+	assert_exit 111
+	assert_log "client=$(re "$CLOCAL") target=many\.test:$TPORT status=502 error=connection_refused"
+	assert_target_untouched
+	no_dns_query
+}
+
+# ------------------------------------------------------ 5. -u, as root
 
 @test "started as root with no -u, connectd runs its tunnel as nobody, no new privileges, seccomp on" {
 	need_root
@@ -581,7 +652,7 @@ both_test() {
 	assert_target_untouched
 }
 
-# ------------------------------------------- 5. tunnels under the sandbox
+# ------------------------------------------- 6. tunnels under the sandbox
 
 @test "under the sandbox a tunnel moves 1 MiB each way byte for byte, the client closing first" {
 	local n=1048576
