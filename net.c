@@ -220,23 +220,61 @@ net_resolve(const struct query *q, long long deadline, struct addrs *as, struct 
 }
 
 /*
+ * The address as it goes on the wire: an IPv4-mapped one becomes the IPv4
+ * address it maps, so that the IPv6 sockets can all be IPV6_V6ONLY.
+ */
+static const struct sockaddr *
+wire(const struct sockaddr *sa, struct sockaddr_in *s4)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+	if (sa->sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return sa;
+	memset(s4, 0, sizeof *s4);
+	s4->sin_family = AF_INET;
+	s4->sin_port = s6->sin6_port;
+	memcpy(&s4->sin_addr, s6->sin6_addr.s6_addr + 12, 4);
+	return (const struct sockaddr *)s4;
+}
+
+/*
+ * A socket for the target's family: an IPv6 one is IPV6_V6ONLY, so that
+ * the kernel never carries it over IPv4. fd, or -1 and errno.
+ */
+static int
+sock(int family)
+{
+	int fd, one = 1;
+
+	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == -1) {
+		one = errno;
+		(void)close(fd);
+		errno = one;
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * One non-blocking connect, waited for until the deadline: fd, or -1 and
  * *err: an errno value, or -1 when -b's address could not be bound.
  */
 static int
-attempt(const struct sockaddr *to, const struct sockaddr_storage *from, long long deadline,
-    int *err)
+attempt(const struct sockaddr *to, const struct sockaddr *from, long long deadline, int *err)
 {
 	int fd, one = 1;
 	socklen_t len = sizeof *err;
 
 	*err = 0;
-	if ((fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+	if ((fd = sock(to->sa_family)) == -1) {
 		*err = errno;
 		return -1;
 	}
 	if (from != NULL && (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
-	    bind(fd, (const struct sockaddr *)from, net_len((const struct sockaddr *)from)) == -1))
+	    bind(fd, from, net_len(from)) == -1))
 		*err = -1;	/* -b cannot be used: never ignored */
 	else if (connect(fd, to, net_len(to)) == 0)
 		return fd;
@@ -260,21 +298,24 @@ int
 net_connect(const struct addrs *as, const struct sockaddr_storage *from, long long deadline,
     struct neterr *e)
 {
-	const struct sockaddr *to;
+	const struct sockaddr *to, *src = NULL;
+	struct sockaddr_in to4, src4;
 	long long now;
 	size_t i;
 	int fd, err;
 
 	neterr(e, ST_BADGATEWAY, "proxy_internal_error");
+	if (from != NULL)
+		src = wire((const struct sockaddr *)from, &src4);
 	for (i = 0; i < as->n; i++) {
-		to = (const struct sockaddr *)&as->a[i];
-		if (from != NULL && from->ss_family != to->sa_family) {
+		to = wire((const struct sockaddr *)&as->a[i], &to4);
+		if (src != NULL && src->sa_family != to->sa_family) {
 			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
 			continue;
 		}
 		if ((now = net_now()) >= deadline)
 			break;
-		if ((fd = attempt(to, from, now + (deadline - now) / (long long)(as->n - i), &err)) != -1)
+		if ((fd = attempt(to, src, now + (deadline - now) / (long long)(as->n - i), &err)) != -1)
 			return fd;
 		if (err == -1)
 			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");

@@ -161,6 +161,21 @@ carried(const unsigned char *a6, unsigned char *a4)
 	return 0;
 }
 
+/*
+ * With -4 or -6: an address of the other family, or under -6 an IPv4-mapped
+ * one, which reaches an IPv4 host.
+ */
+static int
+otherfamily(const struct policy *pl, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+	if (pl->family == AF_UNSPEC)
+		return 0;
+	return sa->sa_family != pl->family ||
+	    (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr));
+}
+
 /* 1 when the address may be connected to; *why names what decided. */
 int
 policy_check(const struct policy *pl, const struct sockaddr *sa, const char **why)
@@ -170,7 +185,7 @@ policy_check(const struct policy *pl, const struct sockaddr *sa, const char **wh
 	const char *why4 = NULL;
 	int r, r4 = NOMATCH;
 
-	if (pl->family != AF_UNSPEC && sa->sa_family != pl->family) {
+	if (otherfamily(pl, sa)) {
 		*why = pl->family == AF_INET ? "family:-4" : "family:-6";
 		return 0;
 	}

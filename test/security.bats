@@ -2,9 +2,9 @@
 # Security: the target addresses that are never a remote site and the
 # malformed numeric hosts the C library would misread, refused by default; -a
 # opening them again; names with allowed and denied addresses; rule order and
-# default-deny; every address of a name judged, and how many are tried;
-# becoming an unprivileged user as root (-u); the seccomp sandbox in the normal
-# binary, during real tunnels.
+# default-deny; every address of a name judged, and how many are tried; -4 and
+# -6 as the family on the wire; becoming an unprivileged user as root (-u); the
+# seccomp sandbox in the normal binary, during real tunnels.
 #
 # Traffic goes only to 127.0.0.0/8 and ::1. Where connectd, were it wrong, could
 # send a packet anywhere else (link-local, multicast, broadcast, NAT64, 6to4,
@@ -272,6 +272,37 @@ resolves_to() {
 	fi
 }
 
+# v6only PID PORT: PID has a socket connected over IPv6 to port PORT, and every
+# such socket, taken with pidfd_getfd(2), is IPV6_V6ONLY.
+v6only() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import ctypes, os, socket, sys
+pid, port = int(sys.argv[1]), int(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
+pidfd = os.pidfd_open(pid)
+found = []
+for name in os.listdir("/proc/%d/fd" % pid):
+    try:
+        if not os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:"):
+            continue
+    except FileNotFoundError:
+        continue
+    fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+    if fd < 0:
+        sys.exit("pidfd_getfd: " + os.strerror(ctypes.get_errno()))
+    s = socket.socket(fileno=fd)
+    try:
+        peer = s.getpeername()
+    except OSError:
+        peer = None
+    if s.family == socket.AF_INET6 and peer and peer[1] == port:
+        found.append((name, s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)))
+    s.close()
+print("descriptor, IPV6_V6ONLY of each IPv6 socket to port %d: %s" % (port, found))
+sys.exit(0 if found and all(v == 1 for _, v in found) else 1)
+PYEOF
+}
+
 # proc_field PID NAME: the value of NAME: in /proc/PID/status, blanks squeezed
 # to one space and trimmed.
 proc_field() {
@@ -409,12 +440,16 @@ assert_user() {
 	tunnel_through 127.0.0.1 127.0.0.1 -a 127.0.0.1 -t 5
 }
 
-@test "-a 127.0.0.1 opens [::ffff:127.0.0.1]: the tunnel reaches the target on 127.0.0.1" {
-	tunnel_through '[::ffff:127.0.0.1]' '[::ffff:127.0.0.1]' -a 127.0.0.1 -t 5
+@test "-a 127.0.0.1 opens [::ffff:127.0.0.1] over IPv4: the tunnel reaches 127.0.0.1, logged as such" {
+	tunnel_through '[::ffff:127.0.0.1]' 127.0.0.1 -a 127.0.0.1 -t 5
 }
 
-@test "-a 127.0.0.1 opens [::ffff:7f00:1]: the tunnel reaches the target on 127.0.0.1" {
-	tunnel_through '[::ffff:7f00:1]' '[::ffff:127.0.0.1]' -a 127.0.0.1 -t 5
+@test "-a 127.0.0.1 opens [::ffff:7f00:1] over IPv4: the tunnel reaches 127.0.0.1, logged as such" {
+	tunnel_through '[::ffff:7f00:1]' 127.0.0.1 -a 127.0.0.1 -t 5
+}
+
+@test "-b 127.0.0.1 connects to [::ffff:127.0.0.1] from 127.0.0.1: an IPv4-mapped target is IPv4" {
+	tunnel_through '[::ffff:127.0.0.1]' 127.0.0.1 -a 127.0.0.1 -b 127.0.0.1 -t 5
 }
 
 @test "-a 127.0.0.1 opens [::ffff:0:7f00:1] (IPv4-translated) to a target on that IPv6 address" {
@@ -561,7 +596,44 @@ both_test() {
 	no_dns_query
 }
 
-# ------------------------------------------------------ 5. -u, as root
+# -------------------------------------- 5. -4 and -6: the family on the wire
+
+@test "-6 refuses [::ffff:127.0.0.1], which -a 127.0.0.1 would open: 403 rule family:-6, and no connection" {
+	targets_on 127.0.0.1 -- --wait-eof
+	start_proxy -- -6 -a 127.0.0.1 -t 5 "$PORT"
+	client "send=$(connect_req "[::ffff:127.0.0.1]:$PORT")" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=\[::ffff:127\.0\.0\.1\]:$PORT status=403 error=destination_ip_prohibited addr=\[::ffff:127\.0\.0\.1\]:$PORT rule=family:-6"
+	untouched_all
+}
+
+@test "-6 refuses a name whose IPv6 address is ::ffff:127.0.0.1: 403 rule family:-6, and no connection" {
+	private_hosts '::ffff:127.0.0.1	mapped.test'
+	resolves_to mapped.test ::ffff:127.0.0.1
+	targets_on 127.0.0.1 -- --wait-eof
+	start_proxy -- -6 -a 127.0.0.1 -t 5 "$PORT"
+	client "send=$(connect_req "mapped.test:$PORT")" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=mapped\.test:$PORT status=403 error=destination_ip_prohibited addr=\[::ffff:127\.0\.0\.1\]:$PORT rule=family:-6"
+	untouched_all
+	no_dns_query
+}
+
+@test "the socket of a tunnel to [::1] is IPV6_V6ONLY: it can never carry IPv4" {
+	need_root
+	start_target --addr ::1 --send 'ok\n' --wait-eof
+	start_proxy -- -a ::1 -t 5 "$TPORT"
+	hold_tunnel "[::1]:$TPORT" shut
+	v6only "$DPID" "$TPORT"
+	release
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TLOCAL='[::1]' assert_tunnel_log 0 3 eof
+}
+
+# ------------------------------------------------------ 6. -u, as root
 
 @test "started as root with no -u, connectd runs its tunnel as nobody, no new privileges, seccomp on" {
 	need_root
@@ -652,7 +724,7 @@ both_test() {
 	assert_target_untouched
 }
 
-# ------------------------------------------- 6. tunnels under the sandbox
+# ------------------------------------------- 7. tunnels under the sandbox
 
 @test "under the sandbox a tunnel moves 1 MiB each way byte for byte, the client closing first" {
 	local n=1048576

@@ -207,6 +207,25 @@ carriers(void)
 	verdict("", "::2", 0, "builtin:unspecified");	/* IPv4-compatible 0.0.0.2 */
 }
 
+/* -4 and -6 are the family on the wire: IPv4-mapped is IPv4 there. */
+static void
+families(void)
+{
+	verdict("-6", "::ffff:127.0.0.1", 0, "family:-6");
+	verdict("-6 a:127.0.0.1", "::ffff:127.0.0.1", 0, "family:-6");
+	verdict("-6", "::ffff:192.0.2.1", 0, "family:-6");
+	verdict("-6 a:::ffff:0:0/96", "::ffff:192.0.2.1", 0, "family:-6");
+	verdict("-6 a:::/0", "::ffff:7f00:1", 0, "family:-6");
+	verdict("-6", "::ffff:0:192.0.2.1", 1, "default-allow");
+	verdict("-6", "::ffff:0:127.0.0.1", 0, "builtin:loopback");
+	verdict("-6", "64:ff9b::c000:201", 1, "default-allow");
+	verdict("-6", "2001:db8::1", 1, "default-allow");
+	verdict("-6 a:::1", "::1", 1, "allow:::1");
+	verdict("-4", "::ffff:192.0.2.1", 0, "family:-4");
+	verdict("-4 a:127.0.0.1", "::ffff:127.0.0.1", 0, "family:-4");
+	verdict("-4", "192.0.2.1", 1, "default-allow");
+}
+
 int
 main(void)
 {
@@ -215,5 +234,6 @@ main(void)
 	defaults();
 	rules();
 	carriers();
+	families();
 	return DONE();
 }
