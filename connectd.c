@@ -320,36 +320,42 @@ head(struct session *s, long long deadline)
 	return st;
 }
 
-/* Resolve once, keep the addresses that the rules allow; 403 when none is left. */
+/* For the resolver: whether the rules allow an address. */
+static int
+allowed(const struct sockaddr *sa, const void *pl)
+{
+	const char *why;
+
+	return policy_check(pl, sa, &why);
+}
+
+/*
+ * Resolve once, judge every address, keep the first ADDRS_MAX that the
+ * rules allow; 403 naming the first denied one when none is left.
+ */
 static void
 targets(struct session *s, const struct config *cf, long long deadline, struct addrs *ok)
 {
-	struct addrs all;
+	const struct query q = { s->rq.host, s->rq.port, cf->policy.family, allowed, &cf->policy };
+	struct sockaddr_storage ss;
 	struct neterr e;
-	const char *why, *firstwhy = NULL;
+	const char *why;
 	char addr[80], more[256];
-	size_t i;
 
+	ok->n = ok->nrefused = 0;
 	if (s->rq.kind != HOST_NAME) {
-		(void)net_numeric(s->rq.host, s->rq.port, &all.a[0]);
-		all.n = 1;
-	} else if (net_resolve(s->rq.host, s->rq.port, cf->policy.family, deadline, &all, &e) == -1) {
+		(void)net_numeric(s->rq.host, s->rq.port, &ss);
+		net_add(&q, (const struct sockaddr *)&ss, ok);
+	} else if (net_resolve(&q, deadline, ok, &e) == -1) {
 		interrupted(s);
 		refuse(s, e.status, e.type, "name resolution failed", "");
 	}
-	ok->n = 0;
-	for (i = 0; i < all.n; i++) {
-		if (policy_check(&cf->policy, (const struct sockaddr *)&all.a[i], &why))
-			ok->a[ok->n++] = all.a[i];
-		else if (firstwhy == NULL) {
-			firstwhy = why;
-			net_format((const struct sockaddr *)&all.a[i], addr, sizeof addr);
-		}
-	}
-	if (ok->n == 0 && firstwhy != NULL) {
-		(void)snprintf(more, sizeof more, " addr=%s rule=%s", addr, firstwhy);
-		refuse(s, ST_FORBIDDEN, "destination_ip_prohibited", "destination address denied", more);
-	}
+	if (ok->n > 0)
+		return;
+	(void)policy_check(&cf->policy, (const struct sockaddr *)&ok->refused, &why);
+	net_format((const struct sockaddr *)&ok->refused, addr, sizeof addr);
+	(void)snprintf(more, sizeof more, " addr=%s rule=%s", addr, why);
+	refuse(s, ST_FORBIDDEN, "destination_ip_prohibited", "destination address denied", more);
 }
 
 int

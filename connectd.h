@@ -9,7 +9,7 @@
 #define V6TEXT_MAX	45	/* textual IPv6 address inside brackets (RFC 3986 s3.2.2) */
 #define PORTS_MAX	64	/* port specs on the command line */
 #define RULES_MAX	64	/* -a and -d rules together */
-#define ADDRS_MAX	16	/* addresses of one name that are tried */
+#define ADDRS_MAX	16	/* allowed addresses of one name that are tried (all are judged) */
 #define LOGTEXT_MAX	255	/* client bytes in a log field before it is cut */
 #define LOGFIELD_SIZE	(4 * LOGTEXT_MAX + 8)	/* such a field escaped: 4 a byte, "...", NUL */
 #define LINGER_SECS	2	/* reading what a refused client still sends */

@@ -197,32 +197,49 @@ net_inline(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
 }
 
+/*
+ * One address of the target, judged by q->keep: kept while there is room
+ * (the first ADDRS_MAX), or else counted, and the first refused one noted.
+ */
+void
+net_add(const struct query *q, const struct sockaddr *sa, struct addrs *as)
+{
+	if (q->keep(sa, q->arg)) {
+		if (as->n < ADDRS_MAX)
+			memcpy(&as->a[as->n++], sa, salen(sa));
+	} else if (as->nrefused++ == 0)
+		memcpy(&as->refused, sa, salen(sa));
+}
+
 /* What the resolving child sends back: getaddrinfo's error and the addresses. */
 struct answer {
 	int error;
-	unsigned n;
-	struct sockaddr_storage a[ADDRS_MAX];
+	struct addrs as;
 };
 
 /*
- * In the child: resolve, write {error, count, addresses} to fd, exit. It dies
- * with connectd (a signal from the super-server), not minutes after it.
+ * In the child: resolve, judge every address, write {error, addresses} to
+ * fd, exit. It dies with connectd (a signal from the super-server), not
+ * minutes after it.
  */
 static void
-lookup(int fd, const char *host, unsigned port, int family, pid_t parent)
+lookup(int fd, const struct query *q, pid_t parent)
 {
-	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct addrinfo hints = { .ai_family = q->family, .ai_socktype = SOCK_STREAM }, *res, *ai;
 	struct answer out = { 0 };
+	struct sockaddr_storage ss;
 	ssize_t w;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 || getppid() != parent)
 		_exit(1);
-	out.error = getaddrinfo(host, NULL, &hints, &res);
-	for (ai = out.error ? NULL : res; ai != NULL && out.n < ADDRS_MAX; ai = ai->ai_next) {
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+	out.error = getaddrinfo(q->host, NULL, &hints, &res);
+	for (ai = out.error ? NULL : res; ai != NULL; ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof ss)
 			continue;
-		memcpy(&out.a[out.n], ai->ai_addr, ai->ai_addrlen);
-		((struct sockaddr_in *)&out.a[out.n++])->sin_port = htons((unsigned short)port);
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		((struct sockaddr_in *)&ss)->sin_port = htons((unsigned short)q->port);
+		net_add(q, (const struct sockaddr *)&ss, &out.as);
 	}
 	if (out.error == 0)
 		freeaddrinfo(res);
@@ -258,9 +275,12 @@ answer(int fd, long long deadline, void *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Resolve q->host and keep the addresses that q->keep allows. 0 when the
+ * resolver gave any address (as->n may be 0: every one refused), or -1.
+ */
 int
-net_resolve(const char *host, unsigned port, int family, long long deadline,
-    struct addrs *as, struct neterr *e)
+net_resolve(const struct query *q, long long deadline, struct addrs *as, struct neterr *e)
 {
 	struct answer in;
 	int p[2], r;
@@ -270,7 +290,7 @@ net_resolve(const char *host, unsigned port, int family, long long deadline,
 		return neterr(e, ST_BADGATEWAY, "proxy_internal_error");
 	if (pid == 0) {
 		(void)close(p[0]);
-		lookup(p[1], host, port, family, parent);
+		lookup(p[1], q, parent);
 	}
 	(void)close(p[1]);
 	r = answer(p[0], deadline, &in, sizeof in);
@@ -283,11 +303,49 @@ net_resolve(const char *host, unsigned port, int family, long long deadline,
 		return neterr(e, ST_GWTIMEOUT, "dns_timeout");
 	if (r == -2 || in.error == EAI_AGAIN || in.error == EAI_SYSTEM || in.error == EAI_MEMORY)
 		return neterr(e, ST_BADGATEWAY, "dns_error");
-	if (in.error != 0 || in.n == 0 || in.n > ADDRS_MAX)
+	if (in.error != 0 || in.as.n > ADDRS_MAX || in.as.n + in.as.nrefused == 0)
 		return neterr(e, ST_BADGATEWAY, "dns_error");
-	memcpy(as->a, in.a, in.n * sizeof in.a[0]);
-	as->n = in.n;
+	*as = in.as;
 	return 0;
+}
+
+/*
+ * The address as it goes on the wire: an IPv4-mapped one becomes the IPv4
+ * address it maps, so that the IPv6 sockets can all be IPV6_V6ONLY.
+ */
+static const struct sockaddr *
+wire(const struct sockaddr *sa, struct sockaddr_in *s4)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+	if (sa->sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return sa;
+	memset(s4, 0, sizeof *s4);
+	s4->sin_family = AF_INET;
+	s4->sin_port = s6->sin6_port;
+	memcpy(&s4->sin_addr, s6->sin6_addr.s6_addr + 12, 4);
+	return (const struct sockaddr *)s4;
+}
+
+/*
+ * A socket for the target's family: an IPv6 one is IPV6_V6ONLY, so that
+ * the kernel never carries it over IPv4. fd, or -1 and errno.
+ */
+static int
+sock(int family)
+{
+	int fd, one = 1;
+
+	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == -1) {
+		one = errno;
+		(void)close(fd);
+		errno = one;
+		return -1;
+	}
+	return fd;
 }
 
 /*
@@ -295,14 +353,13 @@ net_resolve(const char *host, unsigned port, int family, long long deadline,
  * *err: an errno value, or -1 when -b's address could not be bound.
  */
 static int
-attempt(const struct sockaddr *to, const struct sockaddr_storage *from, long long deadline,
-    int *err)
+attempt(const struct sockaddr *to, const struct sockaddr *from, long long deadline, int *err)
 {
 	int fd, one = 1;
 	socklen_t len = sizeof *err;
 
 	*err = 0;
-	if ((fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+	if ((fd = sock(to->sa_family)) == -1) {
 		*err = errno;
 		return -1;
 	}
@@ -312,7 +369,7 @@ attempt(const struct sockaddr *to, const struct sockaddr_storage *from, long lon
 		return -1;
 	}
 	if (from != NULL && (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
-	    bind(fd, (const struct sockaddr *)from, salen((const struct sockaddr *)from)) == -1))
+	    bind(fd, from, salen(from)) == -1))
 		*err = -1;	/* -b cannot be used: never ignored */
 	else if (connect(fd, to, salen(to)) == 0)
 		return fd;
@@ -336,21 +393,24 @@ int
 net_connect(const struct addrs *as, const struct sockaddr_storage *from, long long deadline,
     struct neterr *e)
 {
-	const struct sockaddr *to;
+	const struct sockaddr *to, *src = NULL;
+	struct sockaddr_in to4, src4;
 	long long now;
 	size_t i;
 	int fd, err;
 
 	neterr(e, ST_BADGATEWAY, "proxy_internal_error");
+	if (from != NULL)
+		src = wire((const struct sockaddr *)from, &src4);
 	for (i = 0; i < as->n; i++) {
-		to = (const struct sockaddr *)&as->a[i];
-		if (from != NULL && from->ss_family != to->sa_family) {
+		to = wire((const struct sockaddr *)&as->a[i], &to4);
+		if (src != NULL && src->sa_family != to->sa_family) {
 			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
 			continue;
 		}
 		if ((now = net_now()) >= deadline || stopped)
 			break;
-		if ((fd = attempt(to, from, now + (deadline - now) / (long long)(as->n - i), &err)) != -1)
+		if ((fd = attempt(to, src, now + (deadline - now) / (long long)(as->n - i), &err)) != -1)
 			return fd;
 		if (err == -1)
 			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");

@@ -9,9 +9,21 @@
 
 #include "connectd.h"
 
+/* A name to resolve, and which of its addresses to keep. */
+struct query {
+	const char *host;
+	unsigned port;
+	int family;				/* AF_UNSPEC, AF_INET or AF_INET6 */
+	int (*keep)(const struct sockaddr *, const void *);	/* 1: keep it */
+	const void *arg;			/* keep's second argument */
+};
+
+/* The addresses kept, in the resolver's order, and the first one refused. */
 struct addrs {
 	struct sockaddr_storage a[ADDRS_MAX];
 	size_t n;
+	struct sockaddr_storage refused;	/* when nrefused > 0 */
+	size_t nrefused;
 };
 
 /* What went wrong, for the status and the Proxy-Status error type. */
@@ -22,7 +34,8 @@ struct neterr {
 
 long long	 net_now(void);
 int		 net_numeric(const char *, unsigned, struct sockaddr_storage *);
-int		 net_resolve(const char *, unsigned, int, long long, struct addrs *, struct neterr *);
+void		 net_add(const struct query *, const struct sockaddr *, struct addrs *);
+int		 net_resolve(const struct query *, long long, struct addrs *, struct neterr *);
 int		 net_connect(const struct addrs *, const struct sockaddr_storage *, long long,
 		    struct neterr *);
 unsigned	 net_port(const struct sockaddr *);
