@@ -24,7 +24,7 @@
 #include "sandbox.h"
 
 #define USAGE "usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] " \
-	"[-t secs] [-i secs] [-l auto|stderr|syslog] [-u user] [portspec ...]"
+	"[-e msecs] [-i secs] [-l auto|stderr|syslog] [-t secs] [-u user] [portspec ...]"
 
 struct config {
 	struct policy policy;
@@ -32,6 +32,7 @@ struct config {
 	int bind;
 	const char *bindtext;
 	unsigned connect, head, idle;	/* -c, -t, -i in seconds */
+	unsigned delay;			/* -e in milliseconds */
 	const char *user;
 };
 
@@ -89,6 +90,21 @@ seconds(const char *opt, const char *s, unsigned long min, unsigned long max)
 	return (unsigned)v;
 }
 
+/* -e: 0, or DELAY_MIN..DELAY_MAX milliseconds. */
+static unsigned
+msecs(const char *s)
+{
+	unsigned long v;
+	char why[64];
+
+	if (parse_number(s, strlen(s), DELAY_MAX, &v) == -1 || (v > 0 && v < DELAY_MIN)) {
+		(void)snprintf(why, sizeof why, "not 0 or a number of milliseconds in %d..%d",
+		    DELAY_MIN, DELAY_MAX);
+		bad("-e", why, s);
+	}
+	return (unsigned)v;
+}
+
 static void
 options(int argc, char **argv, struct config *cf)
 {
@@ -98,7 +114,7 @@ options(int argc, char **argv, struct config *cf)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":46a:b:c:d:i:l:t:u:")) != -1) {
+	while ((c = getopt(argc, argv, ":46a:b:c:d:e:i:l:t:u:")) != -1) {
 		switch (c) {
 		case '4':
 			cf->policy.family = AF_INET;
@@ -119,6 +135,9 @@ options(int argc, char **argv, struct config *cf)
 			break;
 		case 'c':
 			cf->connect = seconds("-c", optarg, 1, SECS_MAX);
+			break;
+		case 'e':
+			cf->delay = msecs(optarg);
 			break;
 		case 't':
 			cf->head = seconds("-t", optarg, 1, SECS_MAX);
@@ -361,7 +380,7 @@ targets(struct session *s, const struct config *cf, long long deadline, struct a
 int
 main(int argc, char **argv)
 {
-	static struct config cf = { .connect = DEF_CONNECT, .head = DEF_HEAD,
+	static struct config cf = { .connect = DEF_CONNECT, .delay = DEF_DELAY, .head = DEF_HEAD,
 	    .idle = DEF_IDLE, .user = DEF_USER };
 	static struct session s;
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -394,7 +413,7 @@ main(int argc, char **argv)
 
 	start = net_now() + (long long)cf.connect * 1000;
 	targets(&s, &cf, start, &as);
-	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, start, &e)) == -1) {
+	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, start, cf.delay, &e)) == -1) {
 		interrupted(&s);
 		refuse(&s, e.status, e.type, "connection failed", "");
 	}

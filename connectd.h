@@ -16,6 +16,10 @@
 
 #define DEF_PORTS	"443", "563"	/* Apache's AllowCONNECT default */
 #define DEF_CONNECT	10	/* -c: resolve and connect, seconds */
+#define DEF_DELAY	250	/* -e: ms between connection attempts (RFC 8305 s5: 250 recommended) */
+#define DELAY_MIN	10	/* smallest -e but 0 (RFC 8305 s5: at least 10 ms) */
+#define DELAY_MAX	2000	/* largest -e (RFC 8305 s5: at most 2 s) */
+#define ATTEMPTS_MAX	4	/* connection attempts under way at once */
 #define DEF_HEAD	15	/* -t: whole request head, seconds */
 #define DEF_IDLE	300	/* -i: tunnel idle timeout, seconds; 0 = none */
 #define DEF_USER	"nobody"	/* -u: user to become when started as root */

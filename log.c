@@ -38,8 +38,8 @@ isnull(const struct stat *st)
 /*
  * Is descriptor 2 nowhere (closed at the start, so now /dev/null), the same
  * file as descriptor 0 or 1 (the client's socket or pipe: inetd, a wrapper's
- * 2>&1), or a network socket (inetd's client socket, when a wrapper put pipes
- * on 0 and 1)?
+ * 2>&1; but not a terminal, which is no client: a person typing), or a network
+ * socket (inetd's client socket, when a wrapper put pipes on 0 and 1)?
  */
 static int
 stderr_unusable(void)
@@ -48,7 +48,9 @@ stderr_unusable(void)
 	socklen_t len = sizeof ss;
 	struct stat err;
 
-	if (fstat(2, &err) == -1 || isnull(&err) || net_samefile(0, 2) || net_samefile(1, 2))
+	if (fstat(2, &err) == -1 || isnull(&err))
+		return 1;
+	if (!isatty(2) && (net_samefile(0, 2) || net_samefile(1, 2)))
 		return 1;
 	return S_ISSOCK(err.st_mode) && getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);

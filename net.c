@@ -348,84 +348,185 @@ sock(int family)
 	return fd;
 }
 
+/* What an attempt's errno says to the client: the last attempt to fail names the answer. */
+static void
+failure(struct neterr *e, int err)
+{
+	if (err == -1)
+		neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
+	else if (err == ETIMEDOUT)
+		neterr(e, ST_GWTIMEOUT, "connection_timeout");
+	else if (err == ECONNREFUSED)
+		neterr(e, ST_BADGATEWAY, "connection_refused");
+	else if (err == ENETUNREACH || err == EHOSTUNREACH || err == EADDRNOTAVAIL)
+		neterr(e, ST_BADGATEWAY, "destination_ip_unroutable");
+	else if (err == EMFILE)
+		neterr(e, ST_BADGATEWAY, "proxy_internal_error");
+	else
+		neterr(e, ST_BADGATEWAY, "destination_unavailable");
+}
+
 /*
- * One non-blocking connect, waited for until the deadline: fd, or -1 and
- * *err: an errno value, or -1 when -b's address could not be bound.
+ * Start one non-blocking connect: the socket (connecting, or connected at
+ * once: *done), or -1 and *err: an errno value, or -1 when -b's address
+ * cannot be used, which is never ignored.
  */
 static int
-attempt(const struct sockaddr *to, const struct sockaddr *from, long long deadline, int *err)
+start(const struct sockaddr *to, const struct sockaddr *from, int *done, int *err)
 {
 	int fd, one = 1;
-	socklen_t len = sizeof *err;
 
-	*err = 0;
+	*done = 0;
 	if ((fd = sock(to->sa_family)) == -1) {
 		*err = errno;
 		return -1;
 	}
-	if (fd >= FD_SETSIZE) {	/* select() cannot hold it */
-		(void)close(fd);
+	if (fd >= FD_SETSIZE)	/* select() cannot hold it */
 		*err = EMFILE;
-		return -1;
-	}
-	if (from != NULL && (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
+	else if (from != NULL && (from->sa_family != to->sa_family ||
+	    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
 	    bind(fd, from, salen(from)) == -1))
-		*err = -1;	/* -b cannot be used: never ignored */
+		*err = -1;
 	else if (connect(fd, to, salen(to)) == 0)
+		return *done = 1, fd;
+	else if (errno == EINPROGRESS)
 		return fd;
-	else if (errno != EINPROGRESS)
+	else
 		*err = errno;
-	else if (net_wait(fd, 1, deadline) != 1)
-		*err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) == -1)
-		*err = errno;
-	if (*err == 0)
-		return fd;
 	(void)close(fd);
 	return -1;
 }
 
 /*
- * Each address in turn, each given an equal share of the time that is left.
- * Returns the connected descriptor, or -1 with *e saying why.
+ * The order of the attempts (RFC 8305 s4): the resolver's order, the two
+ * families taking turns, starting with the family of the first address.
+ */
+static size_t
+interleave(const struct addrs *as, size_t *order)
+{
+	size_t i, k = 0, next[2] = { 0, 0 };
+	int fam[2], turn = 0;
+
+	fam[0] = as->n > 0 ? as->a[0].ss_family : AF_INET;
+	fam[1] = fam[0] == AF_INET ? AF_INET6 : AF_INET;
+	while (k < as->n) {
+		for (i = next[turn]; i < as->n && as->a[i].ss_family != fam[turn]; i++)
+			;
+		next[turn] = i + 1;
+		if (i < as->n)
+			order[k++] = i;
+		turn = 1 - turn;
+	}
+	return k;
+}
+
+/* The attempts under way: their sockets and when each gives up. */
+struct race {
+	int fd[ATTEMPTS_MAX];
+	long long until[ATTEMPTS_MAX];
+	size_t n;
+};
+
+static void
+lose(struct race *rc, size_t k)
+{
+	(void)close(rc->fd[k]);
+	rc->fd[k] = rc->fd[--rc->n];
+	rc->until[k] = rc->until[rc->n];
+}
+
+/* Wait until an attempt is decided, or until the time given; then the decided one, or -1. */
+static int
+settle(struct race *rc, long long until, int *err, int *fd)
+{
+	struct timespec ts;
+	fd_set w;
+	long long left;
+	socklen_t len = sizeof *err;
+	size_t k;
+	int max = -1;
+
+	FD_ZERO(&w);
+	for (k = 0; k < rc->n; k++) {
+		FD_SET(rc->fd[k], &w);
+		max = rc->fd[k] > max ? rc->fd[k] : max;
+		until = rc->until[k] < until ? rc->until[k] : until;
+	}
+	left = until - net_now();
+	left = left > 0 ? left : 0;
+	ts.tv_sec = (time_t)(left / 1000);
+	ts.tv_nsec = (long)(left % 1000) * 1000000;
+	if (net_select(max + 1, NULL, &w, &ts) <= 0)
+		FD_ZERO(&w);
+	for (k = 0; k < rc->n; k++) {
+		if (FD_ISSET(rc->fd[k], &w)) {
+			if (getsockopt(rc->fd[k], SOL_SOCKET, SO_ERROR, err, &len) == -1)
+				*err = errno;
+		} else if (rc->until[k] <= net_now())
+			*err = ETIMEDOUT;
+		else
+			continue;
+		*fd = rc->fd[k];
+		return (int)k;
+	}
+	return -1;
+}
+
+/*
+ * Happy Eyeballs (RFC 8305): the addresses in interleaved order, a new
+ * attempt every delay ms (or at once when the newest fails), at most
+ * ATTEMPTS_MAX under way; the first connected wins, the others are closed.
+ * With delay 0, one attempt at a time, each given an equal share of the
+ * time that is left. Returns the connected descriptor, or -1 with *e
+ * naming the last failure (504 when time ran out with attempts under way).
  */
 int
 net_connect(const struct addrs *as, const struct sockaddr_storage *from, long long deadline,
-    struct neterr *e)
+    unsigned delay, struct neterr *e)
 {
-	const struct sockaddr *to, *src = NULL;
+	struct race rc = { .n = 0 };
 	struct sockaddr_in to4, src4;
-	long long now;
-	size_t i;
-	int fd, err;
+	const struct sockaddr *src = from ? wire((const struct sockaddr *)from, &src4) : NULL;
+	size_t order[ADDRS_MAX], n = interleave(as, order), next = 0;
+	long long now, at = net_now();
+	int fd = -1, k, done, err, newest = -1;
 
 	neterr(e, ST_BADGATEWAY, "proxy_internal_error");
-	if (from != NULL)
-		src = wire((const struct sockaddr *)from, &src4);
-	for (i = 0; i < as->n; i++) {
-		to = wire((const struct sockaddr *)&as->a[i], &to4);
-		if (src != NULL && src->sa_family != to->sa_family) {
-			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
+	while (fd == -1 && !stopped && (now = net_now()) < deadline && (next < n || rc.n > 0)) {
+		if (next < n && rc.n < ATTEMPTS_MAX && (now >= at || rc.n == 0)) {
+			fd = start(wire((const struct sockaddr *)&as->a[order[next]], &to4), src,
+			    &done, &err);
+			next++;
+			if (fd != -1 && done)
+				break;
+			if (fd == -1) {
+				failure(e, err);
+				continue;	/* the newest failed: the next at once */
+			}
+			rc.fd[rc.n] = fd;
+			rc.until[rc.n] = delay ? deadline : now + (deadline - now) / (long long)(n - next + 1);
+			newest = fd;
+			rc.n++;
+			fd = -1;
+			at = delay ? now + delay : deadline;
 			continue;
 		}
-		if ((now = net_now()) >= deadline || stopped)
+		if ((k = settle(&rc, next < n && rc.n < ATTEMPTS_MAX ? at : deadline, &err, &fd)) == -1)
+			continue;
+		rc.fd[k] = -1;	/* settled: not closed with the losers */
+		if (err == 0)
 			break;
-		if ((fd = attempt(to, src, now + (deadline - now) / (long long)(as->n - i), &err)) != -1)
-			return fd;
-		if (err == -1)
-			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
-		else if (err == ETIMEDOUT)
-			neterr(e, ST_GWTIMEOUT, "connection_timeout");
-		else if (err == ECONNREFUSED)
-			neterr(e, ST_BADGATEWAY, "connection_refused");
-		else if (err == ENETUNREACH || err == EHOSTUNREACH || err == EADDRNOTAVAIL)
-			neterr(e, ST_BADGATEWAY, "destination_ip_unroutable");
-		else if (err == EMFILE)
-			neterr(e, ST_BADGATEWAY, "proxy_internal_error");
-		else
-			neterr(e, ST_BADGATEWAY, "destination_unavailable");
+		failure(e, err);
+		if (fd == newest)
+			at = now;	/* the newest failed: the next at once */
+		(void)close(fd);
+		fd = -1;
+		rc.fd[k] = rc.fd[--rc.n];
+		rc.until[k] = rc.until[rc.n];
 	}
-	if (net_now() >= deadline)
+	while (rc.n > 0)
+		lose(&rc, rc.n - 1);
+	if (fd == -1 && net_now() >= deadline)
 		neterr(e, ST_GWTIMEOUT, "connection_timeout");
-	return -1;
+	return fd;
 }

@@ -36,7 +36,7 @@ long long	 net_now(void);
 int		 net_numeric(const char *, unsigned, struct sockaddr_storage *);
 void		 net_add(const struct query *, const struct sockaddr *, struct addrs *);
 int		 net_resolve(const struct query *, long long, struct addrs *, struct neterr *);
-int		 net_connect(const struct addrs *, const struct sockaddr_storage *, long long,
+int		 net_connect(const struct addrs *, const struct sockaddr_storage *, long long, unsigned,
 		    struct neterr *);
 unsigned	 net_port(const struct sockaddr *);
 void		 net_format(const struct sockaddr *, char *, size_t);

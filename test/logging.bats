@@ -218,3 +218,10 @@ time.sleep(60)' "$T/syslog/sock" "$T/syslog/stalled"
 	assert_dgram 1 "$CPID" "$DECISION"
 	assert_dgram 2 "$CPID" "$CLOSE"
 }
+
+@test "in a terminal, where stdout and stderr are one tty, a usage error is printed there" {
+	need script
+	run script -qec "$CONNECTD -Z" /dev/null
+	[ "$status" -eq 100 ]
+	[[ "$output" == "connectd: -Z: unknown option; usage: connectd "* ]]
+}

@@ -98,13 +98,6 @@ only_target() {
 	TDIR=${TDIRS[$1]} TPID=${TPIDS[$1]}
 }
 
-# private_hosts LINE...: private_dns (a stub that answers NXDOMAIN), with an
-# /etc/hosts of exactly these lines.
-private_hosts() {
-	private_dns nxdomain
-	printf '%s\n' "$@" >"$T/etc/hosts"
-}
-
 # no_dns_query: the stub of private_dns was never asked (the name was in hosts).
 no_dns_query() {
 	if [ -s "$T/dns/queries" ]; then
@@ -258,19 +251,6 @@ hosts_lines() {
 	done
 }
 
-# resolves_to NAME ADDR...: in the private namespace of private_hosts, the C
-# library resolves NAME to exactly these addresses, in this order (it sorts
-# them by RFC 6724; in 127.0.0.128/25 its order is that of /etc/hosts).
-resolves_to() {
-	local name=$1 got
-	shift
-	got=$("${PROXY_WRAP[@]}" getent ahosts "$name" | awk '$2 == "STREAM" { print $1 }' | tr '\n' ' ')
-	if [ "$got" != "$* " ]; then
-		echo "$name resolves to: $got"
-		echo "     expected: $* "
-		return 1
-	fi
-}
 
 # v6only PID PORT: PID has a socket connected over IPv6 to port PORT, and every
 # such socket, taken with pidfd_getfd(2), is IPV6_V6ONLY.
