@@ -222,7 +222,7 @@ struct answer {
  * fd, exit. It dies with connectd (a signal from the super-server), not
  * minutes after it.
  */
-static void
+_Noreturn static void
 lookup(int fd, const struct query *q, pid_t parent)
 {
 	struct addrinfo hints = { .ai_family = q->family, .ai_socktype = SOCK_STREAM }, *res, *ai;
