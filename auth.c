@@ -9,6 +9,7 @@
 #define _GNU_SOURCE	/* pipe2, environ */
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -147,9 +148,8 @@ auth_challenge(const char *realm, char *out, size_t size)
 
 /*
  * May a checker have descriptor 2? Only when it is open, is not the client's
- * socket (descriptor 0 or 1, as inetd and xinetd give it) and is no other TCP
- * socket (inetd's, behind a wrapper). Asked at the start, before the log can
- * take descriptor 2 for its syslog socket.
+ * socket (the file of descriptor 0 or 1, as inetd and xinetd give it, unless
+ * a terminal) and is no other TCP socket (inetd's, behind a wrapper).
  */
 int
 auth_stderr(void)
@@ -161,7 +161,7 @@ auth_stderr(void)
 
 	if (fstat(2, &err) == -1)
 		return 0;
-	for (fd = 0; fd < 2; fd++)
+	for (fd = 0; fd < 2 && !isatty(2); fd++)
 		if (fstat(fd, &st) == 0 && st.st_dev == err.st_dev && st.st_ino == err.st_ino)
 			return 0;
 	return !(S_ISSOCK(err.st_mode) && getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
@@ -265,29 +265,40 @@ run(const char *checker, int in, int err, pid_t parent)
 	_exit(127);
 }
 
+/* SIGCHLD's handler: it only ends the wait. */
+static void
+woken(int sig)
+{
+	(void)sig;
+}
+
 /*
  * Wait until the child has exited, without reaping it (so that its process
- * group cannot be gone and taken again), or the deadline has passed.
- * 1: exited; 0: not by the deadline; -1: waitid failed.
+ * group cannot be gone and taken again), until the deadline, or until a
+ * SIGTERM or SIGHUP came. SIGCHLD, blocked but in the wait, is not lost when
+ * it comes between a look and the wait. 1: exited; 0: not by the deadline,
+ * or stopped by a signal; -1: waitid failed.
  */
 static int
-exited(pid_t pid, const sigset_t *chld, long long deadline)
+exited(pid_t pid, long long deadline)
 {
+	sigset_t mask = *net_waitmask();
 	struct timespec ts;
 	siginfo_t si;
 	long long left;
 
+	(void)sigdelset(&mask, SIGCHLD);
 	for (;;) {
 		si.si_pid = 0;
 		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 && errno != EINTR)
 			return -1;
 		if (si.si_pid == pid)
 			return 1;
-		if ((left = deadline - net_now()) <= 0)
+		if (net_stopped() || (left = deadline - net_now()) <= 0)
 			return 0;
 		ts.tv_sec = (time_t)(left / 1000);
 		ts.tv_nsec = (long)(left % 1000 * 1000000);
-		(void)sigtimedwait(chld, NULL, &ts);	/* SIGCHLD, the timeout, or EINTR */
+		(void)pselect(0, NULL, NULL, NULL, &ts, &mask);	/* a signal, or the time */
 	}
 }
 
@@ -302,7 +313,7 @@ enum auth_verdict
 auth_check(const char *checker, struct credentials *c, unsigned secs, int err,
     char *why, size_t size)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct sigaction sa = { .sa_handler = woken, .sa_flags = SA_NOCLDSTOP }, oldsa;
 	long long deadline = net_now() + (long long)secs * 1000;
 	sigset_t chld, old;
 	pid_t pid, parent = getpid();
@@ -312,7 +323,8 @@ auth_check(const char *checker, struct credentials *c, unsigned secs, int err,
 		return failed(why, size, "cannot pass the credentials: %s", strerror(errno));
 	(void)sigemptyset(&chld);
 	(void)sigaddset(&chld, SIGCHLD);
-	if (sigaction(SIGCHLD, &dfl, NULL) == -1 || sigprocmask(SIG_BLOCK, &chld, &old) == -1 ||
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigprocmask(SIG_BLOCK, &chld, &old) == -1 || sigaction(SIGCHLD, &sa, &oldsa) == -1 ||
 	    (pid = fork()) == -1) {
 		(void)close(p[0]);
 		return failed(why, size, "cannot run the checker: %s", strerror(errno));
@@ -321,12 +333,15 @@ auth_check(const char *checker, struct credentials *c, unsigned secs, int err,
 		run(checker, p[0], err, parent);
 	(void)close(p[0]);
 	(void)setpgid(pid, pid);	/* as the child does: whichever comes first */
-	done = exited(pid, &chld, deadline);
+	done = exited(pid, deadline);
 	(void)kill(-pid, SIGKILL);	/* what it left behind, or all of it when late */
 	(void)kill(pid, SIGKILL);	/* a zombie by now, unless late */
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
+	(void)sigaction(SIGCHLD, &oldsa, NULL);
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	if (done == 0 && net_stopped())
+		return failed(why, size, "stopped by a signal");
 	if (done == 0)
 		return failed(why, size, "the checker did not exit within %u s; killed", secs);
 	if (done == -1)

@@ -5,7 +5,9 @@
 #define _GNU_SOURCE	/* setgroups */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -24,8 +26,8 @@
 #include "sandbox.h"
 
 #define USAGE "usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] " \
-	"[-t secs] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] [-u user] " \
-	"[portspec ...]"
+	"[-e msecs] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] [-t secs] " \
+	"[-u user] [portspec ...]"
 
 struct config {
 	struct policy policy;
@@ -33,6 +35,7 @@ struct config {
 	int bind;
 	const char *bindtext;
 	unsigned connect, head, idle;	/* -c, -t, -i in seconds */
+	unsigned delay;			/* -e in milliseconds */
 	const char *user;
 	const char *checker;		/* -P; NULL: no authentication */
 	const char *realm;		/* -r */
@@ -43,8 +46,8 @@ struct config {
 /* Everything one request needs to be answered and logged. */
 struct session {
 	char client[128];
-	char target[4 * LOGTEXT_MAX + 8];
-	char user[4 * LOGTEXT_MAX + 16];	/* " user=NAME", or empty */
+	char target[LOGFIELD_SIZE];
+	char user[LOGFIELD_SIZE + 8];	/* " user=NAME", or empty */
 	const char *challenge;		/* the header line of a 407 */
 	struct request rq;
 	size_t len;		/* bytes read into buf */
@@ -78,7 +81,7 @@ usage(int opt, const char *why)
 static void
 bad(const char *what, const char *why, const char *arg)
 {
-	char text[4 * LOGTEXT_MAX + 8];
+	char text[LOGFIELD_SIZE];
 
 	log_escape(text, sizeof text, arg, strlen(arg));
 	log_line("connectd: %s: %s: %s", what, why, text);
@@ -89,9 +92,27 @@ static unsigned
 seconds(const char *opt, const char *s, unsigned long min, unsigned long max)
 {
 	unsigned long v;
+	char why[64];
 
-	if (parse_number(s, strlen(s), max, &v) == -1 || v < min)
-		bad(opt, min ? "not a number of seconds in 1..3600" : "not a number of seconds in 0..86400", s);
+	if (parse_number(s, strlen(s), max, &v) == -1 || v < min) {
+		(void)snprintf(why, sizeof why, "not a number of seconds in %lu..%lu", min, max);
+		bad(opt, why, s);
+	}
+	return (unsigned)v;
+}
+
+/* -e: 0, or DELAY_MIN..DELAY_MAX milliseconds. */
+static unsigned
+msecs(const char *s)
+{
+	unsigned long v;
+	char why[64];
+
+	if (parse_number(s, strlen(s), DELAY_MAX, &v) == -1 || (v > 0 && v < DELAY_MIN)) {
+		(void)snprintf(why, sizeof why, "not 0 or a number of milliseconds in %d..%d",
+		    DELAY_MIN, DELAY_MAX);
+		bad("-e", why, s);
+	}
 	return (unsigned)v;
 }
 
@@ -104,7 +125,7 @@ options(int argc, char **argv, struct config *cf)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":46a:b:c:d:i:l:P:r:t:u:")) != -1) {
+	while ((c = getopt(argc, argv, ":46a:b:c:d:e:i:l:P:r:t:u:")) != -1) {
 		switch (c) {
 		case '4':
 			cf->policy.family = AF_INET;
@@ -125,6 +146,9 @@ options(int argc, char **argv, struct config *cf)
 			break;
 		case 'c':
 			cf->connect = seconds("-c", optarg, 1, SECS_MAX);
+			break;
+		case 'e':
+			cf->delay = msecs(optarg);
 			break;
 		case 't':
 			cf->head = seconds("-t", optarg, 1, SECS_MAX);
@@ -256,18 +280,57 @@ linger(const struct session *s)
 {
 	long long deadline = net_now() + LINGER_SECS * 1000;
 	char sink[4096];
-	struct stat st;
 	ssize_t n;
 
 	if (s->eof)
 		return;
-	if (fstat(1, &st) == 0 && S_ISSOCK(st.st_mode))
+	if (net_issock(1))
 		(void)shutdown(1, SHUT_WR);
 	else
 		(void)close(1);
 	while (net_wait(0, 0, deadline) == 1)
 		if ((n = read(0, sink, sizeof sink)) == 0 || (n == -1 && errno != EINTR))
 			break;
+}
+
+/*
+ * Before anything else: descriptors 0, 1 and 2 open, every other one closed
+ * (a wrapper's leftovers would push connectd's own past what select() holds).
+ * A closed 2 is /dev/null from now on; a closed 0 or 1 means there is no client.
+ */
+static void
+descriptors(void)
+{
+	int fd, closed = 0;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+			if (open("/dev/null", O_RDWR) != fd)
+				exit(EXIT_TEMP);	/* nowhere to say so */
+			closed |= fd < 2;
+		}
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
+#endif
+		for (fd = 3; fd < FD_SETSIZE * 4; fd++)
+			(void)close(fd);
+	log_open(LOGTO_AUTO);
+	if (closed) {
+		log_line("connectd: descriptor 0 or 1 is closed: no client to serve");
+		exit(EXIT_USAGE);
+	}
+	if (net_issock(0))
+		net_inline(0);	/* an urgent byte in the head is read, not skipped */
+}
+
+/* A SIGTERM or SIGHUP before the tunnel: the decision line says so, the exit. */
+static void
+interrupted(const struct session *s)
+{
+	if (!net_stopped())
+		return;
+	log_line("client=%s%s target=%s status=- end=signal", s->client, s->user, s->target);
+	exit(EXIT_TEMP);
 }
 
 /* A complete answer, a log line, the exit. Request bytes are never echoed. */
@@ -323,8 +386,9 @@ static void
 authenticate(struct session *s, const struct config *cf)
 {
 	static struct credentials c;
-	char name[4 * LOGTEXT_MAX + 8], why[128];
+	char name[LOGFIELD_SIZE], why[128];
 	const char *err;
+	enum auth_verdict v;
 
 	if (s->rq.nauth > 1)
 		refuse(s, ST_BAD, "http_request_error", "two Proxy-Authorization fields", "");
@@ -340,7 +404,9 @@ authenticate(struct session *s, const struct config *cf)
 		explicit_bzero(&c, sizeof c);
 		refuse(s, ST_AUTH, "http_request_denied", err, "");
 	}
-	switch (auth_check(cf->checker, &c, cf->connect, cf->stderr_ok, why, sizeof why)) {
+	v = auth_check(cf->checker, &c, cf->connect, cf->stderr_ok, why, sizeof why);
+	interrupted(s);
+	switch (v) {
 	case AUTH_ACCEPTED:
 		return;
 	case AUTH_REJECTED:
@@ -352,40 +418,48 @@ authenticate(struct session *s, const struct config *cf)
 	}
 }
 
-/* Resolve once, keep the addresses that the rules allow; 403 when none is left. */
+/* For the resolver: whether the rules allow an address. */
+static int
+allowed(const struct sockaddr *sa, const void *pl)
+{
+	const char *why;
+
+	return policy_check(pl, sa, &why);
+}
+
+/*
+ * Resolve once, judge every address, keep the first ADDRS_MAX that the
+ * rules allow; 403 naming the first denied one when none is left.
+ */
 static void
 targets(struct session *s, const struct config *cf, long long deadline, struct addrs *ok)
 {
-	struct addrs all;
+	const struct query q = { s->rq.host, s->rq.port, cf->policy.family, allowed, &cf->policy };
+	struct sockaddr_storage ss;
 	struct neterr e;
-	const char *why, *firstwhy = NULL;
+	const char *why;
 	char addr[80], more[256];
-	size_t i;
 
+	ok->n = ok->nrefused = 0;
 	if (s->rq.kind != HOST_NAME) {
-		(void)net_numeric(s->rq.host, s->rq.port, &all.a[0]);
-		all.n = 1;
-	} else if (net_resolve(s->rq.host, s->rq.port, cf->policy.family, deadline, &all, &e) == -1)
+		(void)net_numeric(s->rq.host, s->rq.port, &ss);
+		net_add(&q, (const struct sockaddr *)&ss, ok);
+	} else if (net_resolve(&q, deadline, ok, &e) == -1) {
+		interrupted(s);
 		refuse(s, e.status, e.type, "name resolution failed", "");
-	ok->n = 0;
-	for (i = 0; i < all.n; i++) {
-		if (policy_check(&cf->policy, (const struct sockaddr *)&all.a[i], &why))
-			ok->a[ok->n++] = all.a[i];
-		else if (firstwhy == NULL) {
-			firstwhy = why;
-			net_format((const struct sockaddr *)&all.a[i], addr, sizeof addr);
-		}
 	}
-	if (ok->n == 0 && firstwhy != NULL) {
-		(void)snprintf(more, sizeof more, " addr=%s rule=%s", addr, firstwhy);
-		refuse(s, ST_FORBIDDEN, "destination_ip_prohibited", "destination address denied", more);
-	}
+	if (ok->n > 0)
+		return;
+	(void)policy_check(&cf->policy, (const struct sockaddr *)&ok->refused, &why);
+	net_format((const struct sockaddr *)&ok->refused, addr, sizeof addr);
+	(void)snprintf(more, sizeof more, " addr=%s rule=%s", addr, why);
+	refuse(s, ST_FORBIDDEN, "destination_ip_prohibited", "destination address denied", more);
 }
 
 int
 main(int argc, char **argv)
 {
-	static struct config cf = { .connect = DEF_CONNECT, .head = DEF_HEAD,
+	static struct config cf = { .connect = DEF_CONNECT, .delay = DEF_DELAY, .head = DEF_HEAD,
 	    .idle = DEF_IDLE, .user = DEF_USER };
 	static struct session s;
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -399,8 +473,9 @@ main(int argc, char **argv)
 	long long start = net_now(), opened;
 	char addr[80];
 
-	cf.stderr_ok = auth_stderr();	/* before the log may take descriptor 2 */
-	log_open(LOGTO_AUTO);
+	descriptors();
+	net_catch();
+	cf.stderr_ok = auth_stderr();
 	options(argc, argv, &cf);
 	(void)signal(SIGPIPE, SIG_IGN);
 	client(&s);
@@ -413,6 +488,7 @@ main(int argc, char **argv)
 	st = head(&s, start + (long long)cf.head * 1000);
 	if (s.rq.targetlen > 0)
 		log_escape(s.target, sizeof s.target, s.rq.target, s.rq.targetlen);
+	interrupted(&s);
 	if (st != ST_OK)
 		refuse(&s, st, "http_request_error", s.rq.why, "");
 	if (cf.checker != NULL)
@@ -422,8 +498,10 @@ main(int argc, char **argv)
 
 	start = net_now() + (long long)cf.connect * 1000;
 	targets(&s, &cf, start, &as);
-	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, start, &e)) == -1)
+	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, start, cf.delay, &e)) == -1) {
+		interrupted(&s);
 		refuse(&s, e.status, e.type, "connection failed", "");
+	}
 	if (getpeername(rl.target, (struct sockaddr *)&peer, &plen) == -1 ||
 	    getsockname(rl.target, (struct sockaddr *)&local, &llen) == -1)
 		refuse(&s, ST_BADGATEWAY, "connection_terminated", "connection failed", "");

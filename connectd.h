@@ -9,8 +9,9 @@
 #define V6TEXT_MAX	45	/* textual IPv6 address inside brackets (RFC 3986 s3.2.2) */
 #define PORTS_MAX	64	/* port specs on the command line */
 #define RULES_MAX	64	/* -a and -d rules together */
-#define ADDRS_MAX	16	/* addresses of one name that are tried */
+#define ADDRS_MAX	16	/* allowed addresses of one name that are tried (all are judged) */
 #define LOGTEXT_MAX	255	/* client bytes in a log field before it is cut */
+#define LOGFIELD_SIZE	(4 * LOGTEXT_MAX + 8)	/* such a field escaped: 4 a byte, "...", NUL */
 #define LINGER_SECS	2	/* reading what a refused client still sends */
 #define CHECK_INPUT	512	/* bytes on a checker's descriptor 3 (the checkpassword interface) */
 #define AUTH_MAX	499	/* user:password, decoded: with two NULs and a 10-digit time, CHECK_INPUT */
@@ -19,6 +20,10 @@
 
 #define DEF_PORTS	"443", "563"	/* Apache's AllowCONNECT default */
 #define DEF_CONNECT	10	/* -c: resolve and connect, seconds */
+#define DEF_DELAY	250	/* -e: ms between connection attempts (RFC 8305 s5: 250 recommended) */
+#define DELAY_MIN	10	/* smallest -e but 0 (RFC 8305 s5: at least 10 ms) */
+#define DELAY_MAX	2000	/* largest -e (RFC 8305 s5: at most 2 s) */
+#define ATTEMPTS_MAX	4	/* connection attempts under way at once */
 #define DEF_HEAD	15	/* -t: whole request head, seconds */
 #define DEF_IDLE	300	/* -i: tunnel idle timeout, seconds; 0 = none */
 #define DEF_USER	"nobody"	/* -u: user to become when started as root */
@@ -28,7 +33,9 @@
 #define IDLE_MAX	86400	/* largest -i */
 
 #define RELAY_BUF	65536	/* bytes buffered per direction when a pipe is an end */
+#ifndef RELAY_PIPE	/* a test build makes it small */
 #define RELAY_PIPE	262144	/* pipe size per direction for splice() between sockets */
+#endif
 
 /* Exit codes, after ucspi-tcp. */
 enum {

@@ -16,6 +16,7 @@
 
 #include "connectd.h"
 #include "log.h"
+#include "net.h"
 
 #define SYSLOG_PATH	"/dev/log"
 #define SYSLOG_PRI	(3 * 8 + 6)	/* daemon.info (RFC 5424 s6.2.1) */
@@ -24,8 +25,20 @@ static int logfd = 2;		/* stderr, the syslog socket, or -1: nowhere */
 static int tosyslog;
 static pid_t pid;
 
+/* Is fd the null device? */
+static int
+isnull(const struct stat *st)
+{
+	struct stat null;
+
+	return S_ISCHR(st->st_mode) && stat("/dev/null", &null) == 0 &&
+	    S_ISCHR(null.st_mode) && st->st_rdev == null.st_rdev;
+}
+
 /*
- * Is descriptor 2 missing, the same file as descriptor 0, or a network
+ * Is descriptor 2 nowhere (closed at the start, so now /dev/null), the same
+ * file as descriptor 0 or 1 (the client's socket or pipe: inetd, a wrapper's
+ * 2>&1; but not a terminal, which is no client: a person typing), or a network
  * socket (inetd's client socket, when a wrapper put pipes on 0 and 1)?
  */
 static int
@@ -33,11 +46,11 @@ stderr_unusable(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
-	struct stat in, err;
+	struct stat err;
 
-	if (fstat(2, &err) == -1)
+	if (fstat(2, &err) == -1 || isnull(&err))
 		return 1;
-	if (fstat(0, &in) == 0 && in.st_dev == err.st_dev && in.st_ino == err.st_ino)
+	if (!isatty(2) && (net_samefile(0, 2) || net_samefile(1, 2)))
 		return 1;
 	return S_ISSOCK(err.st_mode) && getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
@@ -49,7 +62,7 @@ syslog_connect(void)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = SYSLOG_PATH };
 	int fd;
 
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		(void)close(fd);
@@ -111,14 +124,15 @@ log_line(const char *fmt, ...)
 	n += (size_t)k < sizeof line - n - 1 ? (size_t)k : sizeof line - n - 2;
 	if (!tosyslog)
 		line[n++] = '\n';
-	if ((tosyslog ? send(logfd, line, n, MSG_NOSIGNAL) : write(logfd, line, n)) == -1)
-		return;		/* a lost log line must not stop the tunnel */
+	/* A syslog daemon that does not read loses the line: it never stops the tunnel. */
+	if ((tosyslog ? send(logfd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL) : write(logfd, line, n)) == -1)
+		return;
 }
 
 /*
  * Client bytes for a log field: at most LOGTEXT_MAX of them, every byte
  * outside printable ASCII, and every space, '"' and '\', as \xHH; "..." when
- * cut. dst needs 4 * LOGTEXT_MAX + 4 bytes.
+ * cut. dst needs LOGFIELD_SIZE bytes.
  */
 void
 log_escape(char *dst, size_t size, const char *src, size_t n)

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE	/* pipe2 */
 #include <sys/prctl.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,8 +35,8 @@ net_now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-socklen_t
-net_len(const struct sockaddr *sa)
+static socklen_t
+salen(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
@@ -86,53 +87,159 @@ net_numeric(const char *s, unsigned port, struct sockaddr_storage *ss)
 	return -1;
 }
 
-/* Wait until fd is readable (or writable) or the deadline passes: 1, 0, -1. */
+static volatile sig_atomic_t stopped;
+static sigset_t waitmask;	/* the mask inside the waits: SIGTERM and SIGHUP let through */
+
+static void
+stop(int sig)
+{
+	(void)sig;
+	stopped = 1;
+}
+
+/*
+ * SIGTERM and SIGHUP are blocked from now on but inside the waits, which they
+ * end (EINTR), so that one arriving anywhere is seen at the next wait at the
+ * latest and the connection still gets its log line.
+ */
+void
+net_catch(void)
+{
+	struct sigaction sa = { .sa_handler = stop };
+	sigset_t block;
+
+	(void)sigemptyset(&block);
+	(void)sigaddset(&block, SIGTERM);
+	(void)sigaddset(&block, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigdelset(&waitmask, SIGTERM);
+	(void)sigdelset(&waitmask, SIGHUP);
+}
+
+/* A SIGTERM or SIGHUP came. */
+int
+net_stopped(void)
+{
+	return stopped;
+}
+
+/* The mask that the waits unblock: for a child that must start without it. */
+const sigset_t *
+net_waitmask(void)
+{
+	return &waitmask;
+}
+
+/* pselect() with SIGTERM and SIGHUP let through; a descriptor it cannot hold is EBADF. */
+int
+net_select(int nfds, fd_set *r, fd_set *w, const struct timespec *ts)
+{
+	if (nfds > FD_SETSIZE) {
+		errno = EBADF;
+		return -1;
+	}
+	return pselect(nfds, r, w, NULL, ts, &waitmask);
+}
+
+/*
+ * Wait until fd is readable (or writable) or the deadline passes: 1, 0, or -1
+ * (a signal ended the wait, or fd is beyond what select() can hold).
+ */
 int
 net_wait(int fd, int wr, long long deadline)
 {
 	fd_set set;
-	struct timeval tv;
+	struct timespec ts;
 	long long left;
 	int n;
 
+	if (fd >= FD_SETSIZE)
+		return -1;
 	do {
 		if ((left = deadline - net_now()) < 0)
 			left = 0;
-		tv.tv_sec = (time_t)(left / 1000);
-		tv.tv_usec = (suseconds_t)(left % 1000 * 1000);
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000;
 		FD_ZERO(&set);
 		FD_SET(fd, &set);
-		n = select(fd + 1, wr ? NULL : &set, wr ? &set : NULL, NULL, &tv);
-	} while (n == -1 && errno == EINTR);
+		n = net_select(fd + 1, wr ? NULL : &set, wr ? &set : NULL, &ts);
+	} while (n == -1 && errno == EINTR && !stopped);
 	return n;
+}
+
+/* Is fd a socket? */
+int
+net_issock(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Are the two descriptors one file (one socket, one pipe)? */
+int
+net_samefile(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* TCP urgent data stays in the stream, an ordinary byte (RFC 6093 s5). */
+void
+net_inline(int fd)
+{
+	int one = 1;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
+}
+
+/*
+ * One address of the target, judged by q->keep: kept while there is room
+ * (the first ADDRS_MAX), or else counted, and the first refused one noted.
+ */
+void
+net_add(const struct query *q, const struct sockaddr *sa, struct addrs *as)
+{
+	if (q->keep(sa, q->arg)) {
+		if (as->n < ADDRS_MAX)
+			memcpy(&as->a[as->n++], sa, salen(sa));
+	} else if (as->nrefused++ == 0)
+		memcpy(&as->refused, sa, salen(sa));
 }
 
 /* What the resolving child sends back: getaddrinfo's error and the addresses. */
 struct answer {
 	int error;
-	unsigned n;
-	struct sockaddr_storage a[ADDRS_MAX];
+	struct addrs as;
 };
 
 /*
- * In the child: resolve, write {error, count, addresses} to fd, exit. It dies
- * with connectd (a signal from the super-server), not minutes after it.
+ * In the child: resolve, judge every address, write {error, addresses} to
+ * fd, exit. It dies with connectd (a signal from the super-server), not
+ * minutes after it.
  */
-static void
-lookup(int fd, const char *host, unsigned port, int family, pid_t parent)
+_Noreturn static void
+lookup(int fd, const struct query *q, pid_t parent)
 {
-	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct addrinfo hints = { .ai_family = q->family, .ai_socktype = SOCK_STREAM }, *res, *ai;
 	struct answer out = { 0 };
+	struct sockaddr_storage ss;
 	ssize_t w;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 || getppid() != parent)
 		_exit(1);
-	out.error = getaddrinfo(host, NULL, &hints, &res);
-	for (ai = out.error ? NULL : res; ai != NULL && out.n < ADDRS_MAX; ai = ai->ai_next) {
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+	out.error = getaddrinfo(q->host, NULL, &hints, &res);
+	for (ai = out.error ? NULL : res; ai != NULL; ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof ss)
 			continue;
-		memcpy(&out.a[out.n], ai->ai_addr, ai->ai_addrlen);
-		((struct sockaddr_in *)&out.a[out.n++])->sin_port = htons((unsigned short)port);
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		((struct sockaddr_in *)&ss)->sin_port = htons((unsigned short)q->port);
+		net_add(q, (const struct sockaddr *)&ss, &out.as);
 	}
 	if (out.error == 0)
 		freeaddrinfo(res);
@@ -168,9 +275,12 @@ answer(int fd, long long deadline, void *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Resolve q->host and keep the addresses that q->keep allows. 0 when the
+ * resolver gave any address (as->n may be 0: every one refused), or -1.
+ */
 int
-net_resolve(const char *host, unsigned port, int family, long long deadline,
-    struct addrs *as, struct neterr *e)
+net_resolve(const struct query *q, long long deadline, struct addrs *as, struct neterr *e)
 {
 	struct answer in;
 	int p[2], r;
@@ -180,7 +290,7 @@ net_resolve(const char *host, unsigned port, int family, long long deadline,
 		return neterr(e, ST_BADGATEWAY, "proxy_internal_error");
 	if (pid == 0) {
 		(void)close(p[0]);
-		lookup(p[1], host, port, family, parent);
+		lookup(p[1], q, parent);
 	}
 	(void)close(p[1]);
 	r = answer(p[0], deadline, &in, sizeof in);
@@ -193,82 +303,230 @@ net_resolve(const char *host, unsigned port, int family, long long deadline,
 		return neterr(e, ST_GWTIMEOUT, "dns_timeout");
 	if (r == -2 || in.error == EAI_AGAIN || in.error == EAI_SYSTEM || in.error == EAI_MEMORY)
 		return neterr(e, ST_BADGATEWAY, "dns_error");
-	if (in.error != 0 || in.n == 0 || in.n > ADDRS_MAX)
+	if (in.error != 0 || in.as.n > ADDRS_MAX || in.as.n + in.as.nrefused == 0)
 		return neterr(e, ST_BADGATEWAY, "dns_error");
-	memcpy(as->a, in.a, in.n * sizeof in.a[0]);
-	as->n = in.n;
+	*as = in.as;
 	return 0;
 }
 
 /*
- * One non-blocking connect, waited for until the deadline: fd, or -1 and
- * *err: an errno value, or -1 when -b's address could not be bound.
+ * The address as it goes on the wire: an IPv4-mapped one becomes the IPv4
+ * address it maps, so that the IPv6 sockets can all be IPV6_V6ONLY.
+ */
+static const struct sockaddr *
+wire(const struct sockaddr *sa, struct sockaddr_in *s4)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+	if (sa->sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return sa;
+	memset(s4, 0, sizeof *s4);
+	s4->sin_family = AF_INET;
+	s4->sin_port = s6->sin6_port;
+	memcpy(&s4->sin_addr, s6->sin6_addr.s6_addr + 12, 4);
+	return (const struct sockaddr *)s4;
+}
+
+/*
+ * A socket for the target's family: an IPv6 one is IPV6_V6ONLY, so that
+ * the kernel never carries it over IPv4. fd, or -1 and errno.
  */
 static int
-attempt(const struct sockaddr *to, const struct sockaddr_storage *from, long long deadline,
-    int *err)
+sock(int family)
 {
 	int fd, one = 1;
-	socklen_t len = sizeof *err;
 
-	*err = 0;
-	if ((fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == -1) {
+		one = errno;
+		(void)close(fd);
+		errno = one;
+		return -1;
+	}
+	return fd;
+}
+
+/* What an attempt's errno says to the client: the last attempt to fail names the answer. */
+static void
+failure(struct neterr *e, int err)
+{
+	if (err == -1)
+		neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
+	else if (err == ETIMEDOUT)
+		neterr(e, ST_GWTIMEOUT, "connection_timeout");
+	else if (err == ECONNREFUSED)
+		neterr(e, ST_BADGATEWAY, "connection_refused");
+	else if (err == ENETUNREACH || err == EHOSTUNREACH || err == EADDRNOTAVAIL)
+		neterr(e, ST_BADGATEWAY, "destination_ip_unroutable");
+	else if (err == EMFILE)
+		neterr(e, ST_BADGATEWAY, "proxy_internal_error");
+	else
+		neterr(e, ST_BADGATEWAY, "destination_unavailable");
+}
+
+/*
+ * Start one non-blocking connect: the socket (connecting, or connected at
+ * once: *done), or -1 and *err: an errno value, or -1 when -b's address
+ * cannot be used, which is never ignored.
+ */
+static int
+start(const struct sockaddr *to, const struct sockaddr *from, int *done, int *err)
+{
+	int fd, one = 1;
+
+	*done = 0;
+	if ((fd = sock(to->sa_family)) == -1) {
 		*err = errno;
 		return -1;
 	}
-	if (from != NULL && (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
-	    bind(fd, (const struct sockaddr *)from, net_len((const struct sockaddr *)from)) == -1))
-		*err = -1;	/* -b cannot be used: never ignored */
-	else if (connect(fd, to, net_len(to)) == 0)
+	if (fd >= FD_SETSIZE)	/* select() cannot hold it */
+		*err = EMFILE;
+	else if (from != NULL && (from->sa_family != to->sa_family ||
+	    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == -1 ||
+	    bind(fd, from, salen(from)) == -1))
+		*err = -1;
+	else if (connect(fd, to, salen(to)) == 0)
+		return *done = 1, fd;
+	else if (errno == EINPROGRESS)
 		return fd;
-	else if (errno != EINPROGRESS)
+	else
 		*err = errno;
-	else if (net_wait(fd, 1, deadline) != 1)
-		*err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) == -1)
-		*err = errno;
-	if (*err == 0)
-		return fd;
 	(void)close(fd);
 	return -1;
 }
 
 /*
- * Each address in turn, each given an equal share of the time that is left.
- * Returns the connected descriptor, or -1 with *e saying why.
+ * The order of the attempts (RFC 8305 s4): the resolver's order, the two
+ * families taking turns, starting with the family of the first address.
+ */
+static size_t
+interleave(const struct addrs *as, size_t *order)
+{
+	size_t i, k = 0, next[2] = { 0, 0 };
+	int fam[2], turn = 0;
+
+	fam[0] = as->n > 0 ? as->a[0].ss_family : AF_INET;
+	fam[1] = fam[0] == AF_INET ? AF_INET6 : AF_INET;
+	while (k < as->n) {
+		for (i = next[turn]; i < as->n && as->a[i].ss_family != fam[turn]; i++)
+			;
+		next[turn] = i + 1;
+		if (i < as->n)
+			order[k++] = i;
+		turn = 1 - turn;
+	}
+	return k;
+}
+
+/* The attempts under way: their sockets and when each gives up. */
+struct race {
+	int fd[ATTEMPTS_MAX];
+	long long until[ATTEMPTS_MAX];
+	size_t n;
+};
+
+static void
+lose(struct race *rc, size_t k)
+{
+	(void)close(rc->fd[k]);
+	rc->fd[k] = rc->fd[--rc->n];
+	rc->until[k] = rc->until[rc->n];
+}
+
+/* Wait until an attempt is decided, or until the time given; then the decided one, or -1. */
+static int
+settle(struct race *rc, long long until, int *err, int *fd)
+{
+	struct timespec ts;
+	fd_set w;
+	long long left;
+	socklen_t len = sizeof *err;
+	size_t k;
+	int max = -1;
+
+	FD_ZERO(&w);
+	for (k = 0; k < rc->n; k++) {
+		FD_SET(rc->fd[k], &w);
+		max = rc->fd[k] > max ? rc->fd[k] : max;
+		until = rc->until[k] < until ? rc->until[k] : until;
+	}
+	left = until - net_now();
+	left = left > 0 ? left : 0;
+	ts.tv_sec = (time_t)(left / 1000);
+	ts.tv_nsec = (long)(left % 1000) * 1000000;
+	if (net_select(max + 1, NULL, &w, &ts) <= 0)
+		FD_ZERO(&w);
+	for (k = 0; k < rc->n; k++) {
+		if (FD_ISSET(rc->fd[k], &w)) {
+			if (getsockopt(rc->fd[k], SOL_SOCKET, SO_ERROR, err, &len) == -1)
+				*err = errno;
+		} else if (rc->until[k] <= net_now())
+			*err = ETIMEDOUT;
+		else
+			continue;
+		*fd = rc->fd[k];
+		return (int)k;
+	}
+	return -1;
+}
+
+/*
+ * Happy Eyeballs (RFC 8305): the addresses in interleaved order, a new
+ * attempt every delay ms (or at once when the newest fails), at most
+ * ATTEMPTS_MAX under way; the first connected wins, the others are closed.
+ * With delay 0, one attempt at a time, each given an equal share of the
+ * time that is left. Returns the connected descriptor, or -1 with *e
+ * naming the last failure (504 when time ran out with attempts under way).
  */
 int
 net_connect(const struct addrs *as, const struct sockaddr_storage *from, long long deadline,
-    struct neterr *e)
+    unsigned delay, struct neterr *e)
 {
-	const struct sockaddr *to;
-	long long now;
-	size_t i;
-	int fd, err;
+	struct race rc = { .n = 0 };
+	struct sockaddr_in to4, src4;
+	const struct sockaddr *src = from ? wire((const struct sockaddr *)from, &src4) : NULL;
+	size_t order[ADDRS_MAX], n = interleave(as, order), next = 0;
+	long long now, at = net_now();
+	int fd = -1, k, done, err, newest = -1;
 
 	neterr(e, ST_BADGATEWAY, "proxy_internal_error");
-	for (i = 0; i < as->n; i++) {
-		to = (const struct sockaddr *)&as->a[i];
-		if (from != NULL && from->ss_family != to->sa_family) {
-			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
+	while (fd == -1 && !stopped && (now = net_now()) < deadline && (next < n || rc.n > 0)) {
+		if (next < n && rc.n < ATTEMPTS_MAX && (now >= at || rc.n == 0)) {
+			fd = start(wire((const struct sockaddr *)&as->a[order[next]], &to4), src,
+			    &done, &err);
+			next++;
+			if (fd != -1 && done)
+				break;
+			if (fd == -1) {
+				failure(e, err);
+				continue;	/* the newest failed: the next at once */
+			}
+			rc.fd[rc.n] = fd;
+			rc.until[rc.n] = delay ? deadline : now + (deadline - now) / (long long)(n - next + 1);
+			newest = fd;
+			rc.n++;
+			fd = -1;
+			at = delay ? now + delay : deadline;
 			continue;
 		}
-		if ((now = net_now()) >= deadline)
+		if ((k = settle(&rc, next < n && rc.n < ATTEMPTS_MAX ? at : deadline, &err, &fd)) == -1)
+			continue;
+		rc.fd[k] = -1;	/* settled: not closed with the losers */
+		if (err == 0)
 			break;
-		if ((fd = attempt(to, from, now + (deadline - now) / (long long)(as->n - i), &err)) != -1)
-			return fd;
-		if (err == -1)
-			neterr(e, ST_BADGATEWAY, "proxy_configuration_error");
-		else if (err == ETIMEDOUT)
-			neterr(e, ST_GWTIMEOUT, "connection_timeout");
-		else if (err == ECONNREFUSED)
-			neterr(e, ST_BADGATEWAY, "connection_refused");
-		else if (err == ENETUNREACH || err == EHOSTUNREACH || err == EADDRNOTAVAIL)
-			neterr(e, ST_BADGATEWAY, "destination_ip_unroutable");
-		else
-			neterr(e, ST_BADGATEWAY, "destination_unavailable");
+		failure(e, err);
+		if (fd == newest)
+			at = now;	/* the newest failed: the next at once */
+		(void)close(fd);
+		fd = -1;
+		rc.fd[k] = rc.fd[--rc.n];
+		rc.until[k] = rc.until[rc.n];
 	}
-	if (net_now() >= deadline)
+	while (rc.n > 0)
+		lose(&rc, rc.n - 1);
+	if (fd == -1 && net_now() >= deadline)
 		neterr(e, ST_GWTIMEOUT, "connection_timeout");
-	return -1;
+	return fd;
 }

@@ -129,26 +129,51 @@ judge(const struct policy *pl, int family, const unsigned char *a, const char **
 }
 
 /*
- * The IPv4 address inside an IPv4-mapped, NAT64, 6to4 or IPv4-compatible one
- * (RFC 4291 s2.5.5: ::/96 but for :: and ::1).
+ * IPv6 networks whose addresses carry an IPv4 address, and the byte where it
+ * starts. The networks do not overlap.
  */
+static const struct {
+	struct cidr net;
+	unsigned at;
+} carriers[] = {
+	{ { AF_INET6, { [10] = 0xff, [11] = 0xff }, 96 }, 12 },	/* IPv4-mapped, RFC 4291 s2.5.5.2 */
+	{ { AF_INET6, { [8] = 0xff, [9] = 0xff }, 96 }, 12 },	/* IPv4-translated, RFC 2765 s2.1 */
+	{ { AF_INET6, { 0, 0x64, 0xff, 0x9b }, 96 }, 12 },	/* NAT64, RFC 6052 s2.1 */
+	{ { AF_INET6, { 0, 0x64, 0xff, 0x9b, 0, 1 }, 48 }, 12 },	/* local NAT64, RFC 8215: last 32 bits */
+	{ { AF_INET6, { 0x20, 0x02 }, 16 }, 2 },		/* 6to4, RFC 3056 s2 */
+	{ { AF_INET6, { 0 }, 96 }, 12 },			/* IPv4-compatible, RFC 4291 s2.5.5.1 */
+};
+
+/* The IPv4 address that an IPv6 one carries: 1 and a4, or 0. */
 static int
 carried(const unsigned char *a6, unsigned char *a4)
 {
-	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
-	static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
-	static const unsigned char compat[15] = { 0 };
+	static const unsigned char zero[15];
+	size_t i;
 
-	if (memcmp(a6, mapped, 12) == 0 || memcmp(a6, nat64, 12) == 0 ||
-	    (memcmp(a6, compat, 12) == 0 && (memcmp(a6 + 12, compat, 3) != 0 || a6[15] > 1))) {
-		memcpy(a4, a6 + 12, 4);
-		return 1;
-	}
-	if (a6[0] == 0x20 && a6[1] == 0x02) {
-		memcpy(a4, a6 + 2, 4);
-		return 1;
-	}
+	if (memcmp(a6, zero, 15) == 0 && a6[15] <= 1)
+		return 0;	/* :: and ::1 are not IPv4-compatible */
+	for (i = 0; i < sizeof carriers / sizeof carriers[0]; i++)
+		if (inside(&carriers[i].net, AF_INET6, a6)) {
+			memcpy(a4, a6 + carriers[i].at, 4);
+			return 1;
+		}
 	return 0;
+}
+
+/*
+ * With -4 or -6: an address of the other family, or under -6 an IPv4-mapped
+ * one, which reaches an IPv4 host.
+ */
+static int
+otherfamily(const struct policy *pl, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+	if (pl->family == AF_UNSPEC)
+		return 0;
+	return sa->sa_family != pl->family ||
+	    (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr));
 }
 
 /* 1 when the address may be connected to; *why names what decided. */
@@ -160,7 +185,7 @@ policy_check(const struct policy *pl, const struct sockaddr *sa, const char **wh
 	const char *why4 = NULL;
 	int r, r4 = NOMATCH;
 
-	if (pl->family != AF_UNSPEC && sa->sa_family != pl->family) {
+	if (otherfamily(pl, sa)) {
 		*why = pl->family == AF_INET ? "family:-4" : "family:-6";
 		return 0;
 	}

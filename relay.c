@@ -1,19 +1,28 @@
 /*
  * Two directions, client to target and target to client, moved with select().
- * A direction reads only while its buffer has room and writes only while it
- * holds bytes. After EOF it drains, then half-closes the far side: shutdown()
- * on a socket, close() on a pipe. The tunnel is done when both directions are.
+ * A direction reads only while it has room and writes only while it holds
+ * bytes. After EOF it drains, then half-closes the far side: shutdown() on a
+ * socket, close() on a pipe. The tunnel is done when both directions are.
  * An error (a reset) reading a socket is an EOF that names the tunnel's end;
  * nothing can be written to that socket any more either, so the direction
  * towards it is dropped, and the tunnel ends once the bytes read before the
  * error are delivered. An error writing drops the bytes that wait for it.
- * When both ends of a direction are sockets, its buffer is a pipe and the
- * bytes move with splice(), never copied through user space.
+ *
+ * When both ends of a direction are sockets, its bytes go through a pipe with
+ * splice(), never copied through user space. The user-space buffer then holds
+ * only what must go before the pipe's bytes: what the client sent after the
+ * request head, and the bytes at a TCP urgent mark, where splice() stops
+ * (urgent data is inline, SO_OOBINLINE, so recv() reads past the mark). A byte
+ * enters the buffer only while the pipe is empty, so the buffer's bytes are
+ * always older than the pipe's.
+ *
+ * A descriptor that select() says is ready but that moves nothing does not
+ * make the loop spin: its direction is left out of the next waits for a time
+ * that doubles, up to HOLD_MAX milliseconds, until it moves again.
  */
 #define _GNU_SOURCE	/* splice, F_SETPIPE_SZ */
 #include <sys/select.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,7 +32,32 @@
 #include <unistd.h>
 
 #include "connectd.h"
+#include "net.h"
 #include "relay.h"
+
+#define HOLD_MAX	256	/* ms: the longest a direction that moved nothing is left out */
+
+struct dir {
+	int rfd, wfd;
+	int rsock, wsock;		/* the descriptor is a socket */
+	int pipe[2];			/* splice()'s buffer, or -1 */
+	size_t inpipe, cap;		/* bytes in the pipe; its size */
+	int full;			/* the pipe took no more: wait for it to drain */
+	char *buf;			/* bytes that go before the pipe's: buf[off..len) */
+	size_t off, len;
+	int eof, done;
+	int sever;			/* a read error on rfd also ends the other direction */
+	int broke;			/* reading rfd failed */
+	unsigned holds;			/* rounds in a row that were ready and moved nothing */
+	long long hold;			/* left out of the waits until then (ms), or 0 */
+	unsigned long long *count;
+};
+
+/* The whole state of the tunnel. The buffers come last: a spliced tunnel never touches them. */
+static struct tunnel {
+	struct dir d[2];
+	char bufs[2][RELAY_BUF];
+} tn;
 
 const char *const relay_endname[] = {
 	[END_EOF] = "eof",
@@ -32,55 +66,6 @@ const char *const relay_endname[] = {
 	[END_ERROR] = "error",
 	[END_SIGNAL] = "signal",
 };
-
-struct dir {
-	int rfd, wfd;
-	int rsock, wsock;		/* descriptor is a socket */
-	int pipe[2];			/* the buffer, for splice(); else -1 */
-	int eof, done;
-	int sever;			/* a read error on rfd also ends the other direction */
-	int broke;			/* reading rfd failed */
-	int full;			/* the pipe took no more: wait for it to drain */
-	size_t off, len, cap;		/* waiting: buf[off..len), or len bytes in the pipe */
-	unsigned long long *count;
-	char *buf;			/* bufs[i]: apart, so that setting up a dir writes none of it */
-};
-
-static volatile sig_atomic_t stopped;
-
-static void
-stop(int sig)
-{
-	(void)sig;
-	stopped = 1;
-}
-
-static int
-issock(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-/* Are the two descriptors one socket (a super-server's client)? */
-static int
-onesocket(int a, int b)
-{
-	struct stat sa, sb;
-
-	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && S_ISSOCK(sa.st_mode) &&
-	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-static long long
-now(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The first error names the tunnel's end. */
 static void
@@ -96,27 +81,70 @@ drop(struct dir *d)
 {
 	d->eof = 1;
 	d->off = d->len = 0;
+	d->inpipe = 0;
+}
+
+static size_t
+waiting(const struct dir *d)
+{
+	return d->len - d->off + d->inpipe;
+}
+
+static int
+room(const struct dir *d)
+{
+	return d->pipe[1] != -1 ? !d->full && d->inpipe < d->cap : d->len < RELAY_BUF;
+}
+
+/* Into the user-space buffer. */
+static ssize_t
+readbuf(struct dir *d)
+{
+	ssize_t n;
+
+	if (d->rsock)
+		n = recv(d->rfd, d->buf + d->len, RELAY_BUF - d->len, MSG_DONTWAIT);
+	else
+		n = read(d->rfd, d->buf + d->len, RELAY_BUF - d->len);
+	if (n > 0)
+		d->len += (size_t)n;
+	return n;
+}
+
+/* Into the pipe; at an urgent mark, past it into the buffer. */
+static ssize_t
+readpipe(struct dir *d)
+{
+	ssize_t n;
+
+	n = splice(d->rfd, NULL, d->pipe[1], NULL, d->cap - d->inpipe,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		d->inpipe += (size_t)n;
+		return n;
+	}
+	if (n == -1 && errno != EAGAIN)
+		return n;
+	/*
+	 * Out of pipe slots, at an urgent mark (EAGAIN; or 0 when an EOF is
+	 * behind the mark), or at the EOF. With the pipe empty, recv() reads
+	 * on, or says which it was; else wait for the pipe to drain.
+	 */
+	if (d->inpipe == 0 && d->len < RELAY_BUF)
+		return readbuf(d);
+	d->full = 1;
+	errno = EAGAIN;
+	return -1;
 }
 
 static int
 fill(struct dir *d, enum relay_end *end)
 {
-	ssize_t n;
+	ssize_t n = d->pipe[1] != -1 ? readpipe(d) : readbuf(d);
 
-	if (d->pipe[1] != -1)
-		n = splice(d->rfd, NULL, d->pipe[1], NULL, d->cap - d->len,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	else if (d->rsock)
-		n = recv(d->rfd, d->buf + d->len, d->cap - d->len, MSG_DONTWAIT);
-	else
-		n = read(d->rfd, d->buf + d->len, d->cap - d->len);
-	if (n > 0)
-		d->len += (size_t)n;
-	else if (n == 0)
+	if (n == 0)
 		d->eof = 1;
-	else if (errno == EAGAIN)
-		d->full = d->pipe[1] != -1 && d->len > 0;	/* out of pipe slots */
-	else if (errno != EINTR) {
+	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
 		failed(end);
 		d->eof = d->broke = 1;	/* what was read before still goes on */
 	}
@@ -131,21 +159,20 @@ flush(struct dir *d, enum relay_end *end)
 
 	if (!d->wsock && k > PIPE_BUF)
 		k = PIPE_BUF;	/* a writable pipe takes this much without blocking */
-	if (d->pipe[0] != -1)
-		n = splice(d->pipe[0], NULL, d->wfd, NULL, k, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (k == 0)
+		n = splice(d->pipe[0], NULL, d->wfd, NULL, d->inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	else if (d->wsock)
 		n = send(d->wfd, d->buf + d->off, k, MSG_DONTWAIT | MSG_NOSIGNAL);
 	else
 		n = write(d->wfd, d->buf + d->off, k);
 	if (n > 0) {
-		if (d->pipe[0] != -1)
-			d->len -= (size_t)n;	/* the pipe is a queue: its room grows back */
-		else
-			d->off += (size_t)n;
-		*d->count += (unsigned long long)n;
-		d->full = 0;
-		if (d->off == d->len)
+		if (k == 0) {
+			d->inpipe -= (size_t)n;	/* the pipe is a queue: its room grows back */
+			d->full = 0;
+		} else if ((d->off += (size_t)n) == d->len)
 			d->off = d->len = 0;
+		*d->count += (unsigned long long)n;
 	} else if (n == -1 && errno != EINTR && errno != EAGAIN) {
 		failed(end);
 		drop(d);
@@ -157,7 +184,7 @@ flush(struct dir *d, enum relay_end *end)
 static void
 finish(struct dir *d)
 {
-	if (d->done || !d->eof || d->off != d->len)
+	if (d->done || !d->eof || waiting(d) > 0)
 		return;
 	d->done = 1;
 	if (d->wsock)
@@ -166,40 +193,84 @@ finish(struct dir *d)
 		(void)close(d->wfd);
 }
 
-/* select()'s sets for the directions that are not done; the highest fd + 1. */
-static int
-watch(struct dir *d, size_t n, fd_set *r, fd_set *w)
+static void
+add(int fd, fd_set *set, int *max)
 {
+	FD_SET(fd, set);
+	if (fd > *max)
+		*max = fd;
+}
+
+/* select()'s sets for the directions that are not done or held; the highest fd + 1. */
+static int
+watch(fd_set *r, fd_set *w, long long now)
+{
+	struct dir *d;
 	int max = -1;
-	size_t i;
 
 	FD_ZERO(r);
 	FD_ZERO(w);
-	for (i = 0; i < n; i++) {
-		if (d[i].done)
+	for (d = tn.d; d < tn.d + 2; d++) {
+		if (d->done || d->hold > now)
 			continue;
-		if (!d[i].eof && !d[i].full && d[i].len < d[i].cap) {
-			FD_SET(d[i].rfd, r);
-			max = d[i].rfd > max ? d[i].rfd : max;
-		}
-		if (d[i].off < d[i].len) {
-			FD_SET(d[i].wfd, w);
-			max = d[i].wfd > max ? d[i].wfd : max;
-		}
+		if (!d->eof && room(d))
+			add(d->rfd, r, &max);
+		if (waiting(d) > 0)
+			add(d->wfd, w, &max);
 	}
 	return max + 1;
 }
 
+/* The wait: until the idle timeout, or the end of the first hold; 0 when none. */
 static int
-timer(const struct relay *rl, long long last, struct timespec *ts)
+timer(const struct relay *rl, long long last, long long now, struct timespec *ts)
 {
-	long long left = last + (long long)rl->idle * 1000 - now();
+	long long until = rl->idle > 0 ? last + (long long)rl->idle * 1000 : 0;
+	const struct dir *d;
 
-	if (left < 0)
-		left = 0;
-	ts->tv_sec = (time_t)(left / 1000);
-	ts->tv_nsec = (long)(left % 1000) * 1000000;
-	return rl->idle > 0;
+	for (d = tn.d; d < tn.d + 2; d++)
+		if (!d->done && d->hold > now && (until == 0 || d->hold < until))
+			until = d->hold;
+	if (until == 0)
+		return 0;
+	until = until > now ? until - now : 0;
+	ts->tv_sec = (time_t)(until / 1000);
+	ts->tv_nsec = (long)(until % 1000) * 1000000;
+	return 1;
+}
+
+/* Ready and moved nothing: leave the direction out for 1, 2, 4 ... HOLD_MAX ms. */
+static void
+hold(struct dir *d, long long now)
+{
+	long long ms = 1LL << (d->holds < 8 ? d->holds : 8);
+
+	d->hold = now + (ms < HOLD_MAX ? ms : HOLD_MAX);
+	d->holds++;
+}
+
+/* One direction's turn at what select() found ready: 1 when a byte moved. */
+static int
+turn(struct dir *d, fd_set *r, fd_set *w, enum relay_end *end, long long now)
+{
+	int ready = 0, moved = 0, eof = d->eof;
+
+	if (d->done || d->hold > now)
+		return 0;
+	if (FD_ISSET(d->rfd, r)) {
+		ready = 1;
+		if ((moved = fill(d, end)) && d->pipe[0] != -1)
+			FD_SET(d->wfd, w);	/* try at once: a socket says EAGAIN */
+	}
+	if (FD_ISSET(d->wfd, w) && waiting(d) > 0) {
+		ready = 1;
+		moved |= flush(d, end);
+	}
+	if (moved || !ready || d->eof != eof)
+		d->holds = 0;
+	else
+		hold(d, now);
+	return moved;
 }
 
 /*
@@ -211,10 +282,11 @@ plumb(struct dir *d)
 {
 	int sz;
 
-	d->rsock = issock(d->rfd);
-	d->wsock = issock(d->wfd);
+	d->rsock = net_issock(d->rfd);
+	d->wsock = net_issock(d->wfd);
 	d->pipe[0] = d->pipe[1] = -1;
-	d->cap = RELAY_BUF;
+	if (d->rsock)
+		net_inline(d->rfd);
 	if (!d->rsock || !d->wsock || pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		return;
 	if ((sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE)) == -1)
@@ -229,32 +301,16 @@ plumb(struct dir *d)
 	d->cap = (size_t)sz;
 }
 
-static struct dir d[2];
-static char bufs[2][RELAY_BUF];	/* untouched, so never resident, while splicing */
-static sigset_t waitmask;	/* pselect's mask: SIGTERM and SIGHUP let through */
-
 /* Everything that needs a system call other than moving bytes, done before the sandbox. */
 void
 relay_init(struct relay *rl)
 {
-	struct sigaction sa = { .sa_handler = stop };
-	sigset_t block;
-	size_t i;
-
-	d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up,
-	    .sever = onesocket(rl->in, rl->out), .buf = bufs[0] };
-	d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down, .sever = 1,
-	    .buf = bufs[1] };
-	for (i = 0; i < 2; i++)
-		plumb(&d[i]);
-	(void)sigemptyset(&block);
-	(void)sigaddset(&block, SIGTERM);
-	(void)sigaddset(&block, SIGHUP);
-	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
-	(void)sigdelset(&waitmask, SIGTERM);
-	(void)sigdelset(&waitmask, SIGHUP);
+	tn.d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up,
+	    .sever = net_issock(rl->in) && net_samefile(rl->in, rl->out), .buf = tn.bufs[0] };
+	tn.d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down,
+	    .sever = 1, .buf = tn.bufs[1] };
+	plumb(&tn.d[0]);
+	plumb(&tn.d[1]);
 }
 
 /* pre: bytes the client sent after the request head, for the target first. */
@@ -264,43 +320,33 @@ relay_run(struct relay *rl, const char *pre, size_t prelen)
 	struct timespec ts;
 	fd_set r, w;
 	enum relay_end end = END_EOF;
-	long long last = now();
-	int nfds, n, moved;
-	size_t i;
+	long long now = net_now(), last = now;
+	int i, n, moved;
 
-	d[0].len = prelen < d[0].cap ? prelen : d[0].cap;
-	if (d[0].pipe[1] == -1)
-		memcpy(d[0].buf, pre, d[0].len);
-	else if (d[0].len > 0 && write(d[0].pipe[1], pre, d[0].len) != (ssize_t)d[0].len)
-		return END_ERROR;
-	while (!(d[0].done && d[1].done)) {
-		nfds = watch(d, 2, &r, &w);
-		n = pselect(nfds, &r, &w, NULL, timer(rl, last, &ts) ? &ts : NULL, &waitmask);
-		if (n == -1 && errno == EINTR && stopped)
+	_Static_assert(HEAD_MAX <= RELAY_BUF, "the bytes after a head fit in a buffer");
+	memcpy(tn.d[0].buf, pre, prelen);
+	tn.d[0].len = prelen;
+	while (!(tn.d[0].done && tn.d[1].done)) {
+		n = watch(&r, &w, now);
+		n = net_select(n, &r, &w, timer(rl, last, now, &ts) ? &ts : NULL);
+		now = net_now();
+		if (n == -1 && errno == EINTR && net_stopped())
 			return END_SIGNAL;
 		if (n == -1 && errno != EINTR)
 			return END_ERROR;
-		if (n == 0)
+		if (n == 0 && rl->idle > 0 && now - last >= (long long)rl->idle * 1000)
 			return end == END_EOF ? END_IDLE : end;
-		if (n == -1)
+		if (n <= 0)
 			continue;
-		moved = 0;
-		for (i = 0; i < 2; i++) {
-			if (!d[i].done && FD_ISSET(d[i].rfd, &r) && fill(&d[i], &end)) {
-				moved = 1;
-				if (d[i].pipe[0] != -1)
-					FD_SET(d[i].wfd, &w);	/* try at once: a socket says EAGAIN */
-			}
-			if (!d[i].done && FD_ISSET(d[i].wfd, &w) && d[i].off < d[i].len)
-				moved |= flush(&d[i], &end);
-		}
+		moved = turn(&tn.d[0], &r, &w, &end, now);
+		moved |= turn(&tn.d[1], &r, &w, &end, now);
 		for (i = 0; i < 2; i++)
-			if (d[i].broke && d[i].sever)
-				drop(&d[1 - i]);	/* its socket is broken */
-		for (i = 0; i < 2; i++)
-			finish(&d[i]);
+			if (tn.d[i].broke && tn.d[i].sever)
+				drop(&tn.d[1 - i]);	/* its socket is broken */
+		finish(&tn.d[0]);
+		finish(&tn.d[1]);
 		if (moved)
-			last = now();
+			last = now;
 	}
 	return end;
 }

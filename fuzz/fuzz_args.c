@@ -5,11 +5,12 @@
  * The input is lines: each is one argument, in a buffer of exactly its
  * length plus the NUL, given to policy_add_ports, to policy_add_rule (as -a
  * or -d by its length) and to parse_number. Each answer is compared with a
- * reference written from DESIGN.md and /tmp/decisions.md, independently of
+ * reference written from the rules that connectd.8 states, independently of
  * policy.c: digits only, ranges, N <= M, "address[/prefix]" by inet_pton.
  * Then addresses made of the input's bytes (IPv4, IPv6, and IPv6 carrying
- * IPv4 in each form) are judged by policy_check and by a reference that
- * compares bit by bit: same verdict, and a named reason that fits.
+ * IPv4 in each form, and next to each form) are judged by policy_check and
+ * by a reference that works bit by bit from a table of the forms as the
+ * RFCs write them: same verdict, and a named reason that fits.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -106,7 +107,7 @@ match(const struct cidr *c, int family, const unsigned char *a)
 	return 1;
 }
 
-/* The built-in denials of DESIGN.md, from their text. */
+/* The built-in denials, as connectd.8 lists them. */
 static const char *const builtin_text[] = {
 	"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32",
 	"::/128", "::1/128", "fe80::/10", "ff00::/8",
@@ -160,24 +161,90 @@ fits(const struct policy *pl, const char *why, int family, const unsigned char *
 	return 0;
 }
 
-/* An IPv6 address carrying an IPv4 one (DESIGN.md), or 0. */
+/*
+ * The IPv6 forms that carry an IPv4 address, as the RFCs write them: the
+ * prefix in text, its length in bits, and the bit where the IPv4 address
+ * starts. IPv4-compatible excludes :: and ::1 (RFC 4291 s2.5.5.1 leaves them
+ * out; they are the unspecified and loopback addresses). The local-use NAT64
+ * prefix is a /48 whose IPv4 address is taken from its last 32 bits.
+ */
+static const struct {
+	const char *text;
+	unsigned len, at;
+} form_text[] = {
+	{ "::ffff:0.0.0.0", 96, 96 },		/* IPv4-mapped, RFC 4291 s2.5.5.2 */
+	{ "::ffff:0:0.0.0.0", 96, 96 },		/* IPv4-translated, RFC 2765 s2.1 */
+	{ "::0.0.0.0", 96, 96 },		/* IPv4-compatible, RFC 4291 s2.5.5.1 */
+	{ "64:ff9b::", 96, 96 },		/* well-known NAT64, RFC 6052 s2.1 */
+	{ "64:ff9b:1::", 48, 96 },		/* local-use NAT64, RFC 8215 s2 */
+	{ "2002::", 16, 16 },			/* 6to4, RFC 3056 s2 */
+};
+#define FORMS (sizeof form_text / sizeof form_text[0])
+#define MAPPED 0
+#define COMPAT 2
+static unsigned char form[FORMS][16];
+
+static void
+forms(void)
+{
+	size_t i;
+
+	for (i = 0; i < FORMS; i++)
+		CHECK(inet_pton(AF_INET6, form_text[i].text, form[i]) == 1);
+}
+
+static void
+setbit(unsigned char *a, unsigned i, int v)
+{
+	if (v)
+		a[i / 8] |= (unsigned char)(0x80 >> (i % 8));
+	else
+		a[i / 8] &= (unsigned char)~(0x80 >> (i % 8));
+}
+
+/* Is a6 in form f (its prefix bits all equal)? */
+static int
+isform(size_t f, const unsigned char *a6)
+{
+	unsigned i;
+
+	for (i = 0; i < form_text[f].len; i++)
+		if (bit(form[f], i) != bit(a6, i))
+			return 0;
+	return 1;
+}
+
+/* An IPv6 address carrying an IPv4 one: 1 and a4, bit by bit, or 0. */
 static int
 carries(const unsigned char *a6, unsigned char *a4)
 {
-	static const unsigned char zero[12], mapped[12] = { [10] = 0xff, [11] = 0xff };
-	static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
-	unsigned char last = a6[15];
-	int compat = memcmp(a6, zero, 12) == 0 && (a6[12] | a6[13] | a6[14] || last > 1);
+	size_t f;
+	unsigned i;
 
-	if (memcmp(a6, mapped, 12) == 0 || memcmp(a6, nat64, 12) == 0 || compat) {
-		memcpy(a4, a6 + 12, 4);
-		return 1;
-	}
-	if (a6[0] == 0x20 && a6[1] == 0x02) {
-		memcpy(a4, a6 + 2, 4);
+	for (f = 0; f < FORMS; f++) {
+		if (!isform(f, a6))
+			continue;
+		if (f == COMPAT && (IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)(const void *)a6) ||
+		    IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)(const void *)a6)))
+			return 0;
+		for (i = 0; i < 32; i++)
+			setbit(a4, i, bit(a6, form_text[f].at + i));
 		return 1;
 	}
 	return 0;
+}
+
+/* Form f around a4, its other bits from a6: the address and its carried a4. */
+static void
+make(size_t f, const unsigned char *a6, const unsigned char *a4, unsigned char *c)
+{
+	unsigned i;
+
+	memcpy(c, a6, 16);
+	for (i = 0; i < form_text[f].len; i++)
+		setbit(c, i, bit(form[f], i));
+	for (i = 0; i < 32; i++)
+		setbit(c, form_text[f].at + i, bit(a4, i));
 }
 
 static void
@@ -198,7 +265,9 @@ judge(const struct policy *pl, int family, const unsigned char *a)
 		memcpy(&s6->sin6_addr, a, 16);
 	got = policy_check(pl, (const struct sockaddr *)&ss, &why);
 	CHECK(why != NULL);
-	if (pl->family != AF_UNSPEC && pl->family != family) {
+	/* -4, -6: the other family, and under -6 IPv4-mapped (IPv4 on the wire). */
+	if (pl->family != AF_UNSPEC && (pl->family != family ||
+	    (family == AF_INET6 && isform(MAPPED, a)))) {
 		CHECK(!got && strcmp(why, pl->family == AF_INET ? "family:-4" : "family:-6") == 0);
 		return;
 	}
@@ -272,8 +341,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n, i;
 	char *arg;
 
-	if (builtin[0].family == 0)
+	if (builtin[0].family == 0) {
 		builtins();
+		forms();
+	}
 	memset(&pl, 0, sizeof pl);
 	pl.family = size > 0 && data[0] == '4' ? AF_INET : size > 0 && data[0] == '6' ? AF_INET6 : AF_UNSPEC;
 	while (p < end) {
@@ -290,25 +361,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < pl.nports; i++)
 		CHECK(policy_port(&pl, pl.ports[i].lo) && policy_port(&pl, pl.ports[i].hi));
 	CHECK(!policy_port(&pl, 0));
-	/* Addresses from the input's last bytes, in every form. */
+	/* Addresses from the input's last bytes, in every form and next to it. */
 	memcpy(a4, data + (size > 4 ? size - 4 : 0), size < 4 ? size : 4);
 	memcpy(a6, data + (size > 16 ? size - 16 : 0), size < 16 ? size : 16);
 	judge(&pl, AF_INET, a4);
 	judge(&pl, AF_INET6, a6);
-	memset(c, 0, sizeof c);
-	c[10] = c[11] = 0xff;
-	memcpy(c + 12, a4, 4);
-	judge(&pl, AF_INET6, c);		/* ::ffff:a.b.c.d */
-	memset(c, 0, sizeof c);
-	c[1] = 0x64, c[2] = 0xff, c[3] = 0x9b;
-	memcpy(c + 12, a4, 4);
-	judge(&pl, AF_INET6, c);		/* 64:ff9b::a.b.c.d */
-	memset(c, 0, sizeof c);
-	c[0] = 0x20, c[1] = 0x02;
-	memcpy(c + 2, a4, 4);
-	judge(&pl, AF_INET6, c);		/* 2002:AABB:CCDD:: */
-	memset(c, 0, sizeof c);
-	memcpy(c + 12, a4, 4);
-	judge(&pl, AF_INET6, c);		/* ::a.b.c.d */
+	for (i = 0; i < FORMS; i++) {
+		make(i, a6, a4, c);
+		judge(&pl, AF_INET6, c);
+		setbit(c, a6[0] % form_text[i].len, !bit(c, a6[0] % form_text[i].len));
+		judge(&pl, AF_INET6, c);	/* one prefix bit off */
+	}
 	return 0;
 }

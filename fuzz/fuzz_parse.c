@@ -12,7 +12,7 @@
  *   same way as the whole (every prefix for short inputs, each line boundary
  *   and a few more for long ones), so no split of a head changes its answer.
  * - log_escape of the target: exactly what an independent reference of the
- *   rule in DESIGN.md gives; in a smaller buffer, a clean cut of it and "...".
+ *   rule in the man page (LOGGING) gives; in a smaller buffer, a clean cut of it and "...".
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -40,7 +40,7 @@ parse(const uint8_t *data, size_t n, struct request *rq, char **copy)
 	return parse_request(*copy, n, rq);
 }
 
-/* The log field as DESIGN.md states it, written independently of log.c. */
+/* The log field as the man page (LOGGING) states it, written independently of log.c. */
 static size_t
 reference(char *out, const char *s, size_t n)
 {
@@ -74,7 +74,7 @@ reference(char *out, const char *s, size_t n)
 static void
 escaped(const char *s, size_t n, size_t size)
 {
-	char out[4 * LOGTEXT_MAX + 8], want[4 * LOGTEXT_MAX + 8];
+	char out[LOGFIELD_SIZE], want[LOGFIELD_SIZE];
 	size_t len, wlen, i;
 
 	memset(out, 'Z', sizeof out);
@@ -151,7 +151,7 @@ prefix(const uint8_t *data, size_t k, enum status whole, const struct request *a
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t sizes[] = { 64, 128, 4 * LOGTEXT_MAX + 8 };
+	static const size_t sizes[] = { 64, 128, LOGFIELD_SIZE };
 	struct request rq;
 	enum status st;
 	size_t n = size < HEAD_MAX ? size : HEAD_MAX, k, done = 0, i;

@@ -453,6 +453,29 @@ exec sleep 60'
 	assert_target_untouched
 }
 
+@test "a SIGTERM while the checker runs ends it and connectd at once: the decision line says status=- end=signal, with the user" {
+	mkdir -p "$T/ran"
+	chmod 777 "$T/ran"
+	script "touch $T/ran/started
+sleep 60 &
+exec sleep 60"
+	start_target --wait-eof
+	start_proxy -- -P "$T/checker" -c 30 -a 127.0.0.1 -t 5 "$TPORT"
+	client --timeout 20 "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" waiteof 3>&- &
+	CPID=$!
+	wait_file "$T/ran/started" 10
+	wait_file "$PDIR/pid" 5
+	kill -TERM "$(cat "$PDIR/pid")"
+	wait "$CPID"
+	CLOCAL=$(cat "$T/info.local")
+	assert_exit 111
+	assert_log "client=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT status=- end=signal"
+	[ ! -s "$T/out" ]
+	"$PY" -c 'import sys; sys.exit(not float(open(sys.argv[1]).read()) < 10)' "$PDIR/elapsed"
+	assert_gone
+	assert_target_untouched
+}
+
 @test "a checker that exits at once leaves nothing running behind it in its process group" {
 	script 'sleep 60 &
 exit 0'

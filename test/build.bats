@@ -10,7 +10,30 @@ build_with() {
 	local dir="$BATS_TEST_TMPDIR/$1"
 	mkdir -p "$dir"
 	cp ./*.c ./*.h Makefile "$dir"/
-	(cd "$dir" && make CC="$1" connectd 2>&1)
+	(cd "$dir" && make CC="$1" WERROR=-Werror connectd 2>&1)
+}
+
+@test "warnings are errors in make check and the sanitizer build, not in a plain make or make install" {
+	run make -n -B connectd
+	[ "$status" -eq 0 ]
+	[[ "$output" == *" -Wall -Wextra "* ]] && [[ "$output" != *-Werror* ]]
+	run make -n -B install
+	[[ "$output" != *-Werror* ]]
+	run make -n -B check
+	[[ "$output" == *"-Wall -Wextra -Werror"* ]]
+	run make -n -B san/connectd
+	[[ "$output" == *"-Werror"* ]]
+}
+
+@test "a change of flags builds the objects again: make after make check drops -Werror" {
+	dir="$BATS_TEST_TMPDIR/flags"
+	mkdir -p "$dir"
+	cp ./*.c ./*.h Makefile "$dir"/
+	make -s -C "$dir" WERROR=-Werror connectd
+	run make -C "$dir" connectd
+	[[ "$output" == *"-c -o connectd.o"* ]] && [[ "$output" != *-Werror* ]]
+	run make -C "$dir" connectd
+	[[ "$output" != *"-c -o"* ]]
 }
 
 @test "connectd builds with gcc under -Wall -Wextra -Werror and prints no warning" {
@@ -52,7 +75,7 @@ build_with() {
 	command -v mandoc >/dev/null || skip "mandoc is not installed (apt-get install mandoc)"
 	synopsis=$(MANWIDTH=400 mandoc -Tascii -O width=400 connectd.8 | sed 's/.\x08//g' |
 		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | tr -s ' \n' '  ' | sed 's/^ *//; s/ *$//')
-	run ./connectd -Z
+	run sh -c './connectd -Z 2>&1 >/dev/null'
 	[ "$status" -eq 100 ]
 	usage=${output#*usage: }
 	echo "man: $synopsis"
@@ -63,7 +86,7 @@ build_with() {
 @test "README names the two set-up commands and every option of the synopsis" {
 	grep -q 'make run' README.md
 	grep -q 'make check' README.md
-	run ./connectd -Z
+	run sh -c './connectd -Z 2>&1 >/dev/null'
 	for opt in $(printf '%s\n' "$output" | grep -o '\[-[0-9A-Za-z]*' | tr -d '[-' | fold -w1 | sort -u); do
 		grep -q -- "-$opt" README.md || { echo "README lacks -$opt"; return 1; }
 	done
@@ -92,7 +115,7 @@ build_with() {
 	[[ "$output" != *warning* ]]
 	run readelf -l "$dir/connectd-static"
 	[[ "$output" != *INTERP* ]]
-	run "$dir/connectd-static" -Z
+	run sh -c "'$dir/connectd-static' -Z 2>&1 >/dev/null"
 	[ "$status" -eq 100 ]
 	[[ "$output" == "connectd: -Z: unknown option; usage: connectd [-46]"* ]]
 	req=$'CONNECT 192.0.2.1:22 HTTP/1.1\r\nHost: x\r\n\r\n'

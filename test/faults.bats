@@ -201,7 +201,7 @@ signal_mid_stream() {
 	signal_mid_stream HUP
 }
 
-@test "SIGTERM while a name resolves ends connectd and leaves no resolver process behind" {
+@test "SIGTERM while a name resolves ends connectd with its decision line end=signal and leaves no resolver behind" {
 	private_dns silent
 	start_proxy -- -t 5 -c 20 443
 	client --timeout 20 "send=$(connect_req slow-host.test:443)" waiteof 3>&- &
@@ -210,10 +210,136 @@ signal_mid_stream() {
 	dpid
 	kill -TERM "$DPID"
 	proxy_exit 5
-	[ "$PSTATUS" = signal15 ] || { echo "status $PSTATUS"; return 1; }
+	[ "$PSTATUS" = 111 ] || { echo "status $PSTATUS"; return 1; }
+	assert_log "client=[^ ]+ target=slow-host\.test:443 status=- end=signal"
 	# The resolving child held the client's socket too: gone with connectd,
 	# it lets the client see its EOF now, not when getaddrinfo gives up.
 	assert_gone 2
 	wait "$cpid"
 	assert_client_end eof
+}
+
+# cpu_under SECS: connectd (and its children) used less CPU than SECS seconds.
+cpu_under() {
+	local c
+	c=$(cat "$PDIR/cpu")
+	echo "connectd used ${c}s of CPU"
+	awk -v c="$c" -v s="$1" 'BEGIN { exit !(c < s) }'
+}
+
+@test "a TCP urgent byte from the client reaches the target inline, and every byte after it (spliced)" {
+	start_target --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 -i 20 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" waithead send=before oob=U send=after shut
+	assert_out "$OK200"
+	assert_exit 0
+	target_done
+	[ "$(cat "$TDIR/rx.1")" = beforeUafter ] || { echo "the target got: $(od -c "$TDIR/rx.1")"; return 1; }
+	TLOCAL=127.0.0.1 assert_tunnel_log 12 0 eof
+	cpu_under 1
+}
+
+@test "a TCP urgent byte from the target reaches the client inline, and every byte after it (spliced)" {
+	start_target --send before --urgent U --then after
+	start_proxy -- -a 127.0.0.1 -t 5 -i 20 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" waiteof shut
+	assert_out "${OK200}beforeUafter"
+	assert_exit 0
+	TLOCAL=127.0.0.1 assert_tunnel_log 0 12 eof
+	cpu_under 1
+}
+
+@test "with pipes on 0 and 1, a TCP urgent byte from the target reaches the client inline" {
+	start_target --send before --urgent U --then after
+	start_proxy --pipes -- -a 127.0.0.1 -t 5 -i 20 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" waiteof shut
+	assert_out "${OK200}beforeUafter"
+	assert_exit 0
+}
+
+@test "after urgent bytes both ways, an idle tunnel ends at -i and connectd used no CPU while it waited" {
+	start_target --send before --urgent U --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 -i 2 "$TPORT"
+	client --timeout 15 "send=$(connect_req "127.0.0.1:$TPORT")" waithead send=up oob=V waiteof shut
+	assert_out "${OK200}beforeU"
+	assert_exit 0
+	TLOCAL=127.0.0.1 assert_tunnel_log 3 7 idle
+	target_done
+	[ "$(cat "$TDIR/rx.1")" = upV ]
+	cpu_under 0.5
+}
+
+# signal_before_tunnel SIG: send SIG to connectd; it ends with one decision
+# line (LOG_REGEX) and exit 111, and nothing of it is left.
+signal_now() {
+	dpid
+	kill "-$1" "$DPID"
+	assert_exit 111
+	assert_gone
+}
+
+@test "SIGTERM while the head is still coming: the decision line status=- end=signal, exit 111" {
+	start_target --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 20 "$TPORT"
+	client --timeout 20 "send=CONNECT 127.0.0.1:$TPORT HTTP/1.1\\r\\n" "mark=$T/sent" waiteof 3>&- &
+	local cpid=$!
+	wait_file "$T/sent" 10
+	signal_now TERM
+	wait "$cpid"
+	CLOCAL=$(cat "$T/info.local")
+	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$TPORT status=- end=signal"
+	assert_target_untouched
+}
+
+@test "SIGHUP before any byte of the head: the decision line target=- status=- end=signal" {
+	start_proxy -- -a 127.0.0.1 -t 20 443
+	client --timeout 20 "mark=$T/sent" waiteof 3>&- &
+	local cpid=$!
+	wait_file "$T/sent" 10
+	signal_now HUP
+	wait "$cpid"
+	assert_log "client=$(re "$(cat "$T/info.local")") target=- status=- end=signal"
+}
+
+@test "SIGTERM while connecting to a target that never answers: the decision line end=signal, exit 111" {
+	start_target --mode never
+	start_proxy -- -a 127.0.0.1 -t 5 -c 30 "$TPORT"
+	client --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")" waiteof 3>&- &
+	local cpid=$!
+	# connectd's SYN waits in the full queue: its socket is in SYN-SENT.
+	local end=$((SECONDS + 10))
+	until ss -Htn state syn-sent "( dport = :$TPORT )" | grep -q .; do
+		[ $SECONDS -lt $end ] || { echo "no connection in SYN-SENT to port $TPORT"; return 1; }
+		sleep 0.02
+	done
+	signal_now TERM
+	wait "$cpid"
+	assert_log "client=$(re "$(cat "$T/info.local")") target=127\.0\.0\.1:$TPORT status=- end=signal"
+}
+
+@test "SIGTERM while a refused client lingers: the refusal's line alone, and its exit status" {
+	start_target --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 1
+	client --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")" waithead pause=5 3>&- &
+	local cpid=$!
+	wait_grep "$PDIR/stderr" 'status=403' 10
+	dpid
+	kill -TERM "$DPID"
+	assert_exit 1
+	wait "$cpid"
+	assert_refusal 403 http_request_denied
+	assert_log "client=[^ ]+ target=127\.0\.0\.1:$TPORT status=403 error=http_request_denied"
+	assert_target_untouched
+}
+
+@test "descriptors a wrapper leaked above 1024 are closed at the start: the tunnel works" {
+	start_target --send 'ok\n'
+	# The wrapper raises the limit and leaves 1100 descriptors open for connectd.
+	# shellcheck disable=SC2016
+	CONNECTD_WRAP=(bash -c 'ulimit -n 4096 && for ((i = 3; i < 1100; i++)); do eval "exec $i</dev/null"; done && exec "$@"' bash)
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
 }

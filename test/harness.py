@@ -8,7 +8,8 @@ Subcommands, each a short-lived process bounded by its own time limit:
            socket on descriptors 0 and 1 (or, with --pipes, with two pipes that it
            relays to and from the socket); stderr goes to DIR/stderr (or is the
            socket, or is closed: --stderr); its pid goes to DIR/pid, its exit
-           status to DIR/status, its run time to DIR/elapsed.
+           status to DIR/status, its run time to DIR/elapsed, the CPU seconds
+           it and its children used to DIR/cpu.
   target   a server for connectd to connect to; see --help. Writes DIR/port and
            one line per event to DIR/events, received bytes to DIR/rx.N.
   client   connects, runs a list of steps (send, pause, shut, ...), records what
@@ -29,6 +30,7 @@ import http.server
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -243,6 +245,8 @@ def cmd_launch(a):
         p.wait()
         status = "timeout"
     elapsed = time.monotonic() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    write_atomic(os.path.join(d, "cpu"), "%.3f" % (ru.ru_utime + ru.ru_stime))
     symbolize(os.path.join(d, "stderr"))
     if threads:
         threads[1].join(5)
@@ -367,6 +371,12 @@ def serve_conn(a, conn, peer, k, ev):
                 conn.sendall(b)
                 th.update(b)
                 tx += len(b)
+            for b, flags in ((a.urgent, socket.MSG_OOB), (a.then, 0)):
+                if b:
+                    b = unescape(b)
+                    conn.send(b, flags)
+                    th.update(b)
+                    tx += len(b)
             if a.bytes:
                 tx += send_stream(conn, a.bytes, th)
             if not a.wait_eof:
@@ -589,6 +599,9 @@ def cmd_client(a):
                     if i:
                         time.sleep(float(secs))
                     s.sendall(bytes([c]))
+            elif op == "oob":
+                # oob=BYTE one byte of TCP urgent data (MSG_OOB).
+                s.send(unescape(arg), socket.MSG_OOB)
             elif op == "shut":
                 s.shutdown(socket.SHUT_WR)
             elif op == "rst":
@@ -815,6 +828,8 @@ def main():
                    help="listen: serve; never: listen queue full; closed: bound, not listening")
     q.add_argument("--echo", action="store_true", help="echo what is received")
     q.add_argument("--send", default="", help="bytes to send at once (escapes)")
+    q.add_argument("--urgent", default="", help="after --send, a byte sent as TCP urgent data")
+    q.add_argument("--then", default="", help="after --urgent, bytes sent as usual")
     q.add_argument("--bytes", type=int, default=0, help="then this much of the stream")
     q.add_argument("--wait-eof", action="store_true",
                    help="shut down the sending side only after the peer's EOF")

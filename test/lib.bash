@@ -15,7 +15,7 @@ TESTDIR=$BATS_TEST_DIRNAME
 CONNECTD=${CONNECTD:-$(cd "$TESTDIR/.." && pwd)/connectd}
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 HARNESS=$TESTDIR/harness.py
-USAGE='usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] [-t secs] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] [-u user] [portspec ...]'
+USAGE='usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] [-e msecs] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] [-t secs] [-u user] [portspec ...]'
 OK200=$'HTTP/1.1 200 Connection established\r\n\r\n'
 
 # need CMD...: skip the test unless every command is installed.
@@ -456,6 +456,28 @@ private_dns() {
 		mount --bind "$1/resolv.conf" /etc/resolv.conf
 		mount --bind "$1/hosts" /etc/hosts
 		mount --bind "$1/nsswitch.conf" /etc/nsswitch.conf
+		if [ -e "$1/gai.conf" ]; then mount --bind "$1/gai.conf" /etc/gai.conf; fi
 		shift
 		exec "$@"' sh "$T/etc")
+}
+
+# private_hosts LINE...: private_dns (a stub that answers NXDOMAIN), with an
+# /etc/hosts of exactly these lines.
+private_hosts() {
+	private_dns nxdomain
+	printf '%s\n' "$@" >"$T/etc/hosts"
+}
+
+# resolves_to NAME ADDR...: in the private namespace of private_hosts, the C
+# library resolves NAME to exactly these addresses, in this order (it sorts
+# them by RFC 6724; in 127.0.0.128/25 its order is that of /etc/hosts).
+resolves_to() {
+	local name=$1 got
+	shift
+	got=$("${PROXY_WRAP[@]}" getent ahosts "$name" | awk '$2 == "STREAM" { print $1 }' | tr '\n' ' ')
+	if [ "$got" != "$* " ]; then
+		echo "$name resolves to: $got"
+		echo "     expected: $* "
+		return 1
+	fi
 }

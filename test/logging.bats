@@ -157,3 +157,71 @@ no_devlog() {
 	named --pipes --env PROTO=TCP --env $'TCPREMOTEIP=1.2.3.4 status=200\nx' --env TCPREMOTEPORT=1
 	[ "$NAME" = '1.2.3.4\x20status=200\x0ax:1' ]
 }
+
+# stall_syslog: after in_ns, the namespace's /dev/log leads to a socket that
+# nobody reads, its queue already full: a blocking send() there never returns.
+stall_syslog() {
+	stop_pids "$BGPID"	# the stub that in_ns started
+	rm -f "$T/syslog/sock"
+	bg "$PY" -c 'import os, socket, sys, time
+path, ready = sys.argv[1:3]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+os.chmod(path, 0o666)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+c.setblocking(False)
+n = 0
+try:
+    while n < 100000:
+        c.sendto(b"filler", path)
+        n += 1
+except BlockingIOError:
+    pass
+open(ready, "w").write(str(n))
+time.sleep(60)' "$T/syslog/sock" "$T/syslog/stalled"
+	wait_file "$T/syslog/stalled" 5
+	echo "the stalled socket took $(cat "$T/syslog/stalled") datagrams"
+}
+
+@test "a syslog daemon that reads nothing never holds up the tunnel: its lines are dropped" {
+	in_ns
+	stall_syslog
+	tunnel_ok -- -l syslog
+	[ ! -s "$PDIR/stderr" ]
+}
+
+@test "with stderr closed and -l stderr, no log byte reaches the target or the client" {
+	tunnel_ok --stderr closed -- -l stderr
+	target_done
+	[ "$(field "$TDONE" rx)" = 0 ] || { echo "the target got: $(cat "$TDIR/rx.1")"; return 1; }
+}
+
+@test "a closed descriptor 0 or 1 is an error at the start: one line, exit 100" {
+	# shellcheck disable=SC2016
+	run bash -c 'exec "$1" -l stderr 2>"$2" 0<&-' bash "$CONNECTD" "$T/err.0"
+	[ "$status" -eq 100 ]
+	assert_lines "$T/err.0" "connectd: descriptor 0 or 1 is closed: no client to serve"
+	# shellcheck disable=SC2016
+	run bash -c 'exec "$1" -l stderr 2>"$2" 1>&-' bash "$CONNECTD" "$T/err.1"
+	[ "$status" -eq 100 ]
+	assert_lines "$T/err.1" "connectd: descriptor 0 or 1 is closed: no client to serve"
+}
+
+@test "-l auto with pipes on 0 and 1 and stderr the same pipe as stdout (2>&1): syslog, nothing to the client" {
+	in_ns
+	# shellcheck disable=SC2016
+	CONNECTD_WRAP+=(sh -c 'exec "$@" 2>&1' sh)
+	tunnel_ok --pipes --
+	DECISION="client=- ${DECISION#client=* }"
+	CLOSE="client=- ${CLOSE#client=* }"
+	syslog_sync
+	assert_dgram 1 "$CPID" "$DECISION"
+	assert_dgram 2 "$CPID" "$CLOSE"
+}
+
+@test "in a terminal, where stdout and stderr are one tty, a usage error is printed there" {
+	need script
+	run script -qec "$CONNECTD -Z" /dev/null
+	[ "$status" -eq 100 ]
+	[[ "$output" == "connectd: -Z: unknown option; usage: connectd "* ]]
+}

@@ -1,17 +1,19 @@
 #!/usr/bin/env bats
-# Security (issue 3): the target addresses that are never a remote site and the
+# Security: the target addresses that are never a remote site and the
 # malformed numeric hosts the C library would misread, refused by default; -a
 # opening them again; names with allowed and denied addresses; rule order and
-# default-deny; becoming an unprivileged user as root (-u); the seccomp sandbox
-# in the normal binary, during real tunnels.
+# default-deny; every address of a name judged, and how many are tried; -4 and
+# -6 as the family on the wire; becoming an unprivileged user as root (-u); the
+# seccomp sandbox in the normal binary, during real tunnels.
 #
 # Traffic goes only to 127.0.0.0/8 and ::1. Where connectd, were it wrong, could
 # send a packet anywhere else (link-local, multicast, broadcast, NAT64, 6to4,
 # 192.0.2.1), it runs in a network namespace of its own with no interface up
-# (isolated_net). Names other than localhost are resolved in a private mount
-# namespace whose /etc/hosts and /etc/resolv.conf are files of the test, the
-# resolver being a stub on 127.53.x.y that logs every query (private_dns); the
-# machine's /etc is never touched.
+# (isolated_net), or with only lo up, carrying the IPv6 address of a target of
+# the test (netns_target). Names other than localhost are resolved in a
+# private mount namespace whose /etc/hosts and /etc/resolv.conf are files of
+# the test, the resolver being a stub on 127.53.x.y that logs every query
+# (private_dns); the machine's /etc is never touched.
 
 load lib
 
@@ -94,13 +96,6 @@ only_target() {
 		fi
 	done
 	TDIR=${TDIRS[$1]} TPID=${TPIDS[$1]}
-}
-
-# private_hosts LINE...: private_dns (a stub that answers NXDOMAIN), with an
-# /etc/hosts of exactly these lines.
-private_hosts() {
-	private_dns nxdomain
-	printf '%s\n' "$@" >"$T/etc/hosts"
 }
 
 # no_dns_query: the stub of private_dns was never asked (the name was in hosts).
@@ -194,6 +189,98 @@ to_connect_attempt() {
 	assert_refusal "$code" "$error"
 	assert_exit 111
 	assert_log "client=$(re "$CLOCAL") target=$(re "$host:8443") status=$code error=$error"
+}
+
+# netns_target ADDR [target options]: a target on the IPv6 address ADDR, in a
+# network namespace of its own whose only interface is lo, up, with ADDR on it;
+# connectd is to run in that namespace too (CONNECTD_WRAP), where ADDR is a
+# local address and nothing else is reachable. Sets TPORT, TDIR, TPID. Needs
+# root, unshare, nsenter and ip.
+netns_target() {
+	local addr=$1
+	shift
+	need_root
+	need unshare nsenter ip
+	NTARGET=$((${NTARGET:-0} + 1))
+	TDIR=$T/target.$NTARGET
+	mkdir -p "$TDIR"
+	# shellcheck disable=SC2016
+	bg unshare --net -- sh -c 'ip link set lo up && ip -6 addr add "$1/128" dev lo && shift && exec "$@"' \
+		sh "$addr" "$PY" "$HARNESS" target --dir "$TDIR" --addr "$addr" "$@"
+	TPID=$BGPID
+	wait_file "$TDIR/port"
+	TPORT=$(cat "$TDIR/port")
+	CONNECTD_WRAP=(nsenter "--net=/proc/$TPID/ns/net" --)
+}
+
+# carrier_refused ADDR: in ADDR's own namespace (netns_target), CONNECT
+# [ADDR]:PORT with no -a gets 403, rule builtin:loopback, and the target on ADDR
+# gets no connection.
+carrier_refused() {
+	local addr=$1
+	netns_target "$addr" --wait-eof
+	start_proxy -- -t 5 "$TPORT"
+	client "send=$(connect_req "[$addr]:$TPORT")" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=$(re "[$addr]:$TPORT") status=403 error=destination_ip_prohibited addr=$(re "[$addr]:$TPORT") rule=builtin:loopback"
+	assert_target_untouched
+}
+
+# carrier_opened ADDR: the same with -a 127.0.0.1 opens a tunnel to the target on ADDR.
+carrier_opened() {
+	local addr=$1
+	netns_target "$addr" --send 'ok\n'
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(connect_req "[$addr]:$TPORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=[$addr]:$TPORT TADDR=[$addr]:$TPORT assert_tunnel_log 0 3 eof
+	stop_target
+	[ "$TACCEPTS" = 1 ]
+}
+
+# hosts_lines NAME FIRST LAST: /etc/hosts lines for NAME on 127.0.0.FIRST to
+# 127.0.0.LAST, in order; sets HLINES to them and ADDRS to the addresses.
+hosts_lines() {
+	local i
+	ADDRS=() HLINES=()
+	for ((i = $2; i <= $3; i++)); do
+		ADDRS+=("127.0.0.$i")
+		HLINES+=("127.0.0.$i	$1")
+	done
+}
+
+
+# v6only PID PORT: PID has a socket connected over IPv6 to port PORT, and every
+# such socket, taken with pidfd_getfd(2), is IPV6_V6ONLY.
+v6only() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import ctypes, os, socket, sys
+pid, port = int(sys.argv[1]), int(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
+pidfd = os.pidfd_open(pid)
+found = []
+for name in os.listdir("/proc/%d/fd" % pid):
+    try:
+        if not os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:"):
+            continue
+    except FileNotFoundError:
+        continue
+    fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+    if fd < 0:
+        sys.exit("pidfd_getfd: " + os.strerror(ctypes.get_errno()))
+    s = socket.socket(fileno=fd)
+    try:
+        peer = s.getpeername()
+    except OSError:
+        peer = None
+    if s.family == socket.AF_INET6 and peer and peer[1] == port:
+        found.append((name, s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)))
+    s.close()
+print("descriptor, IPV6_V6ONLY of each IPv6 socket to port %d: %s" % (port, found))
+sys.exit(0 if found and all(v == 1 for _, v in found) else 1)
+PYEOF
 }
 
 # proc_field PID NAME: the value of NAME: in /proc/PID/status, blanks squeezed
@@ -292,6 +379,14 @@ assert_user() {
 	refused_isolated '[2002:7f00:1::]' '[2002:7f00:1::]' builtin:loopback
 }
 
+@test "[::ffff:0:7f00:1] (IPv4-translated) is refused by default with 403, and its target gets nothing" {
+	carrier_refused ::ffff:0:7f00:1
+}
+
+@test "[64:ff9b:1::7f00:1] (local NAT64) is refused by default with 403, and its target gets nothing" {
+	carrier_refused 64:ff9b:1::7f00:1
+}
+
 @test "169.254.169.254 (cloud metadata) is refused by default with 403, rule builtin:link-local" {
 	refused_isolated 169.254.169.254 169.254.169.254 builtin:link-local
 }
@@ -325,12 +420,24 @@ assert_user() {
 	tunnel_through 127.0.0.1 127.0.0.1 -a 127.0.0.1 -t 5
 }
 
-@test "-a 127.0.0.1 opens [::ffff:127.0.0.1]: the tunnel reaches the target on 127.0.0.1" {
-	tunnel_through '[::ffff:127.0.0.1]' '[::ffff:127.0.0.1]' -a 127.0.0.1 -t 5
+@test "-a 127.0.0.1 opens [::ffff:127.0.0.1] over IPv4: the tunnel reaches 127.0.0.1, logged as such" {
+	tunnel_through '[::ffff:127.0.0.1]' 127.0.0.1 -a 127.0.0.1 -t 5
 }
 
-@test "-a 127.0.0.1 opens [::ffff:7f00:1]: the tunnel reaches the target on 127.0.0.1" {
-	tunnel_through '[::ffff:7f00:1]' '[::ffff:127.0.0.1]' -a 127.0.0.1 -t 5
+@test "-a 127.0.0.1 opens [::ffff:7f00:1] over IPv4: the tunnel reaches 127.0.0.1, logged as such" {
+	tunnel_through '[::ffff:7f00:1]' 127.0.0.1 -a 127.0.0.1 -t 5
+}
+
+@test "-b 127.0.0.1 connects to [::ffff:127.0.0.1] from 127.0.0.1: an IPv4-mapped target is IPv4" {
+	tunnel_through '[::ffff:127.0.0.1]' 127.0.0.1 -a 127.0.0.1 -b 127.0.0.1 -t 5
+}
+
+@test "-a 127.0.0.1 opens [::ffff:0:7f00:1] (IPv4-translated) to a target on that IPv6 address" {
+	carrier_opened ::ffff:0:7f00:1
+}
+
+@test "-a 127.0.0.1 opens [64:ff9b:1::7f00:1] (local NAT64) to a target on that IPv6 address" {
+	carrier_opened 64:ff9b:1::7f00:1
 }
 
 @test "-a ::1 opens [::1]: the tunnel reaches the target on ::1" {
@@ -424,7 +531,89 @@ both_test() {
 	assert_log "client=$(re "$CLOCAL") target=192\.0\.2\.1:443 status=403 error=destination_ip_prohibited addr=192\.0\.2\.1:443 rule=default-deny"
 }
 
-# ------------------------------------------------------ 4. -u, as root
+# ------------------------------- 4. every address judged; how many are tried
+
+@test "a name whose one allowed address comes after 20 denied ones connects to it, and no denied one is reached" {
+	hosts_lines many.test 128 148
+	private_hosts "${HLINES[@]}"
+	resolves_to many.test "${ADDRS[@]}"
+	targets_on "${ADDRS[@]}" -- --send 'ok\n'
+	start_proxy -- -d 127.0.0.128/28 -d 127.0.0.144/30 -a 127.0.0.128/25 -t 5 "$PORT"
+	client "send=$(connect_req "many.test:$PORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=many.test:$PORT TADDR=127.0.0.148:$PORT assert_tunnel_log 0 3 eof
+	only_target 20
+	no_dns_query
+}
+
+@test "a name on 20 allowed addresses connects to the first, and no other is reached" {
+	hosts_lines many.test 128 147
+	private_hosts "${HLINES[@]}"
+	resolves_to many.test "${ADDRS[@]}"
+	targets_on "${ADDRS[@]}" -- --send 'ok\n'
+	start_proxy -- -a 127.0.0.128/25 -t 5 "$PORT"
+	client "send=$(connect_req "many.test:$PORT")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TNAME=many.test:$PORT TADDR=127.0.0.128:$PORT assert_tunnel_log 0 3 eof
+	only_target 0
+	no_dns_query
+}
+
+@test "of a name's allowed addresses the first 16 are tried: when all refuse, the 17th is not reached (502)" {
+	hosts_lines many.test 128 144
+	private_hosts "${HLINES[@]}"
+	resolves_to many.test "${ADDRS[@]}"
+	# Only the 17th listens; the port is closed on the first 16.
+	start_target --addr 127.0.0.144 --wait-eof
+	start_proxy -- -a 127.0.0.128/25 -t 5 "$TPORT"
+	client "send=$(connect_req "many.test:$TPORT")" shut
+	assert_refusal 502 connection_refused
+	assert_exit 111
+	assert_log "client=$(re "$CLOCAL") target=many\.test:$TPORT status=502 error=connection_refused"
+	assert_target_untouched
+	no_dns_query
+}
+
+# -------------------------------------- 5. -4 and -6: the family on the wire
+
+@test "-6 refuses [::ffff:127.0.0.1], which -a 127.0.0.1 would open: 403 rule family:-6, and no connection" {
+	targets_on 127.0.0.1 -- --wait-eof
+	start_proxy -- -6 -a 127.0.0.1 -t 5 "$PORT"
+	client "send=$(connect_req "[::ffff:127.0.0.1]:$PORT")" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=\[::ffff:127\.0\.0\.1\]:$PORT status=403 error=destination_ip_prohibited addr=\[::ffff:127\.0\.0\.1\]:$PORT rule=family:-6"
+	untouched_all
+}
+
+@test "-6 refuses a name whose IPv6 address is ::ffff:127.0.0.1: 403 rule family:-6, and no connection" {
+	private_hosts '::ffff:127.0.0.1	mapped.test'
+	resolves_to mapped.test ::ffff:127.0.0.1
+	targets_on 127.0.0.1 -- --wait-eof
+	start_proxy -- -6 -a 127.0.0.1 -t 5 "$PORT"
+	client "send=$(connect_req "mapped.test:$PORT")" shut
+	assert_refusal 403 destination_ip_prohibited
+	assert_exit 1
+	assert_log "client=$(re "$CLOCAL") target=mapped\.test:$PORT status=403 error=destination_ip_prohibited addr=\[::ffff:127\.0\.0\.1\]:$PORT rule=family:-6"
+	untouched_all
+	no_dns_query
+}
+
+@test "the socket of a tunnel to [::1] is IPV6_V6ONLY: it can never carry IPv4" {
+	need_root
+	start_target --addr ::1 --send 'ok\n' --wait-eof
+	start_proxy -- -a ::1 -t 5 "$TPORT"
+	hold_tunnel "[::1]:$TPORT" shut
+	v6only "$DPID" "$TPORT"
+	release
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	TLOCAL='[::1]' assert_tunnel_log 0 3 eof
+}
+
+# ------------------------------------------------------ 6. -u, as root
 
 @test "started as root with no -u, connectd runs its tunnel as nobody, no new privileges, seccomp on" {
 	need_root
@@ -515,7 +704,7 @@ both_test() {
 	assert_target_untouched
 }
 
-# ------------------------------------------- 5. tunnels under the sandbox
+# ------------------------------------------- 7. tunnels under the sandbox
 
 @test "under the sandbox a tunnel moves 1 MiB each way byte for byte, the client closing first" {
 	local n=1048576

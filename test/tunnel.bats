@@ -45,6 +45,22 @@ setup_file() {
 	TLOCAL=127.0.0.1 assert_tunnel_log 200000 0 eof
 }
 
+@test "with a splice pipe smaller than the bytes sent after the head, every one of them reaches the target" {
+	local small=$TESTDIR/../pipe4k/connectd
+	[ -x "$small" ] || { echo "no $small (make check builds it)"; return 1; }
+	start_target --wait-eof
+	CONNECTD=$small start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	printf 'CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: x\r\n\r\n' "$TPORT" >"$T/req"
+	"$PY" "$HARNESS" streamcat 8000 >>"$T/req"
+	client "sendfile=$T/req" shut
+	assert_out "$OK200"
+	assert_exit 0
+	target_done
+	[ "$(field "$TDONE" rx)" = 8000 ] || { echo "target: $TDONE"; return 1; }
+	[ "$(field "$TDONE" rxsha)" = "$("$PY" "$HARNESS" streamsha 8000)" ]
+	TLOCAL=127.0.0.1 assert_tunnel_log 8000 0 eof
+}
+
 @test "half-close: the target replies after the client's EOF" {
 	start_target --wait-eof --reply 'reply after your EOF\n'
 	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"

@@ -1,6 +1,7 @@
 /* policy: port specs, rules, built-in denials, order, carried IPv4, families. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "policy.h"
@@ -167,6 +168,64 @@ rules(void)
 	verdict("-6 a:127.0.0.1", "127.0.0.1", 0, "family:-6");
 }
 
+/* Each IPv6 form that carries an IPv4 address is judged also as that address. */
+static void
+carriers(void)
+{
+	static const struct {
+		const char *form, *loopback, *denied, *allowed;
+	} forms[] = {
+		{ "IPv4-mapped", "::ffff:127.0.0.1", "::ffff:10.1.1.1", "::ffff:192.0.2.1" },
+		{ "IPv4-translated", "::ffff:0:127.0.0.1", "::ffff:0:a01:101", "::ffff:0:c000:201" },
+		{ "IPv4-compatible", "::127.0.0.1", "::a01:101", "::c000:201" },
+		{ "NAT64", "64:ff9b::7f00:1", "64:ff9b::a01:101", "64:ff9b::c000:201" },
+		{ "local NAT64", "64:ff9b:1::7f00:1", "64:ff9b:1:ffff:ffff:ffff:a01:101",
+		    "64:ff9b:1:1234::c000:201" },
+		{ "6to4", "2002:7f00:1::", "2002:a01:101:ffff::1", "2002:c000:201::" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		printf("# %s\n", forms[i].form);
+		verdict("", forms[i].loopback, 0, "builtin:loopback");
+		verdict("a:::/0", forms[i].loopback, 0, "builtin:loopback");
+		verdict("d:10.0.0.0/8", forms[i].denied, 0, "deny:10.0.0.0/8");
+		verdict("a:::/0 d:10.0.0.0/8", forms[i].denied, 0, "deny:10.0.0.0/8");
+		verdict("d:10.0.0.0/8", forms[i].allowed, 1, "default-allow");
+		verdict("a:192.0.2.1", forms[i].allowed, 1, "allow:192.0.2.1");
+		verdict("a:192.0.2.2", forms[i].allowed, 0, "default-deny");
+		verdict("a:127.0.0.1", forms[i].loopback, 1, "allow:127.0.0.1");
+	}
+	/* Next to them, addresses that carry nothing. */
+	verdict("a:127.0.0.1", "::ffff:1:7f00:1", 0, "default-deny");
+	verdict("a:127.0.0.1", "::fffe:7f00:1", 0, "default-deny");
+	verdict("a:127.0.0.1", "::1:ffff:0:7f00:1", 0, "default-deny");
+	verdict("a:127.0.0.1", "64:ff9b:2::7f00:1", 0, "default-deny");
+	verdict("a:127.0.0.1", "64:ff9b:0:1::7f00:1", 0, "default-deny");
+	verdict("a:127.0.0.1", "64:ff9a:1::7f00:1", 0, "default-deny");
+	verdict("a:127.0.0.1", "2003:7f00:1::", 0, "default-deny");
+	verdict("", "::2", 0, "builtin:unspecified");	/* IPv4-compatible 0.0.0.2 */
+}
+
+/* -4 and -6 are the family on the wire: IPv4-mapped is IPv4 there. */
+static void
+families(void)
+{
+	verdict("-6", "::ffff:127.0.0.1", 0, "family:-6");
+	verdict("-6 a:127.0.0.1", "::ffff:127.0.0.1", 0, "family:-6");
+	verdict("-6", "::ffff:192.0.2.1", 0, "family:-6");
+	verdict("-6 a:::ffff:0:0/96", "::ffff:192.0.2.1", 0, "family:-6");
+	verdict("-6 a:::/0", "::ffff:7f00:1", 0, "family:-6");
+	verdict("-6", "::ffff:0:192.0.2.1", 1, "default-allow");
+	verdict("-6", "::ffff:0:127.0.0.1", 0, "builtin:loopback");
+	verdict("-6", "64:ff9b::c000:201", 1, "default-allow");
+	verdict("-6", "2001:db8::1", 1, "default-allow");
+	verdict("-6 a:::1", "::1", 1, "allow:::1");
+	verdict("-4", "::ffff:192.0.2.1", 0, "family:-4");
+	verdict("-4 a:127.0.0.1", "::ffff:127.0.0.1", 0, "family:-4");
+	verdict("-4", "192.0.2.1", 1, "default-allow");
+}
+
 int
 main(void)
 {
@@ -174,5 +233,7 @@ main(void)
 	cidrs();
 	defaults();
 	rules();
+	carriers();
+	families();
 	return DONE();
 }
