@@ -7,10 +7,10 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror
 ALL_CFLAGS = $(WARN) $(CFLAGS)
 
-SRCS = connectd.c parse.c policy.c relay.c net.c log.c sandbox.c
-HDRS = connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
-OBJS = connectd.o parse.o policy.o relay.o net.o log.o sandbox.o
-UNITS = test/unit_parse test/unit_policy test/unit_sandbox
+SRCS = connectd.c parse.c policy.c proxyhdr.c relay.c net.c log.c sandbox.c
+HDRS = connectd.h log.h net.h parse.h policy.h proxyhdr.h relay.h sandbox.h
+OBJS = connectd.o parse.o policy.o proxyhdr.o relay.o net.o log.o sandbox.o
+UNITS = test/unit_parse test/unit_policy test/unit_proxyhdr test/unit_sandbox
 
 # Test builds, never installed (make check builds them; see test/run):
 # san/ AddressSanitizer and UndefinedBehaviorSanitizer (clang), vg/ for
@@ -18,7 +18,7 @@ UNITS = test/unit_parse test/unit_policy test/unit_sandbox
 CLANG ?= clang
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS = $(WARN) -O1 -g $(SAN)
-SAN_UNITS = san/unit_parse san/unit_policy san/unit_sandbox
+SAN_UNITS = san/unit_parse san/unit_policy san/unit_proxyhdr san/unit_sandbox
 FUZZ_CFLAGS = $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
 FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args
 FUZZ_SECS ?= 60
@@ -31,9 +31,10 @@ connectd: $(OBJS)
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-connectd.o: connectd.c connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
+connectd.o: connectd.c connectd.h log.h net.h parse.h policy.h proxyhdr.h relay.h sandbox.h
 parse.o: parse.c parse.h connectd.h
 policy.o: policy.c policy.h parse.h connectd.h
+proxyhdr.o: proxyhdr.c proxyhdr.h policy.h parse.h connectd.h
 relay.o: relay.c relay.h connectd.h
 net.o: net.c net.h connectd.h
 log.o: log.c log.h connectd.h
@@ -44,6 +45,9 @@ test/unit_parse: test/unit_parse.c test/unit.h parse.o
 
 test/unit_policy: test/unit_policy.c test/unit.h policy.o parse.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_policy.c policy.o parse.o
+
+test/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.o policy.o parse.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_proxyhdr.c proxyhdr.o policy.o parse.o
 
 test/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.o
@@ -61,6 +65,8 @@ san/unit_parse: test/unit_parse.c test/unit.h parse.c parse.h connectd.h test/sa
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_parse.c parse.c test/sanopts.c
 san/unit_policy: test/unit_policy.c test/unit.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_policy.c policy.c parse.c test/sanopts.c
+san/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.c proxyhdr.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_proxyhdr.c proxyhdr.c policy.c parse.c test/sanopts.c
 san/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.c sandbox.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_sandbox.c sandbox.c test/sanopts.c
 sanitize: san/connectd $(SAN_UNITS)
@@ -98,9 +104,9 @@ run: connectd
 MUSL_CC ?= musl-gcc
 MULTIARCH = $$(gcc -print-multiarch 2>/dev/null)
 static: connectd-static
-connectd-static: connectd.c parse.c policy.c relay.c net.c log.c sandbox.c connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
+connectd-static: $(SRCS) $(HDRS)
 	$(MUSL_CC) $(WARN) $(CFLAGS) -idirafter /usr/include/$(MULTIARCH) -idirafter /usr/include \
-	    -static $(LDFLAGS) -o $@ connectd.c parse.c policy.c relay.c net.c log.c sandbox.c
+	    -static $(LDFLAGS) -o $@ $(SRCS)
 
 # connectd-static too when musl-gcc is there; the bench skips it when it is not built.
 bench: connectd
