@@ -347,7 +347,8 @@ unproxied(struct session *s, const char *type)
 /*
  * With -H: the peer must be in a -H network, and the connection must begin
  * with its PROXY header, read under the head's deadline. A header that
- * carries a client names it, and the balancer after it.
+ * carries a client other than the balancer itself names it, and the
+ * balancer after it.
  */
 static void
 proxied(struct session *s, const struct config *cf, long long deadline)
@@ -365,7 +366,7 @@ proxied(struct session *s, const struct config *cf, long long deadline)
 	if (st != PROXYHDR_OK)
 		unproxied(s, st == PROXYHDR_MISSING ? "proxy_header_missing" : "proxy_header_invalid");
 	s->off = ph.len;
-	if (ph.local)
+	if (proxyhdr_own(&ph, (struct sockaddr *)&bal))
 		return;	/* a health check: the balancer is the client */
 	net_format((const struct sockaddr *)&ph.src, src, sizeof src);
 	net_format((const struct sockaddr *)&bal, via, sizeof via);

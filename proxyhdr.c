@@ -254,6 +254,48 @@ proxyhdr_parse(const char *buf, size_t n, struct proxyhdr *ph)
 	return r == 0 ? PROXYHDR_MORE : v2((const unsigned char *)buf, n, ph);
 }
 
+/* An IP address, as IPv4 when it is IPv4-mapped: its 4 or 16 bytes, family and port. */
+static const unsigned char *
+plain(const struct sockaddr *sa, int *family, unsigned *port)
+{
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+	*family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		*port = ntohs(s4->sin_port);
+		return (const unsigned char *)&s4->sin_addr;
+	}
+	*port = ntohs(s6->sin6_port);
+	if (memcmp(s6->sin6_addr.s6_addr, mapped, sizeof mapped) != 0)
+		return s6->sin6_addr.s6_addr;
+	*family = AF_INET;
+	return s6->sin6_addr.s6_addr + 12;
+}
+
+/*
+ * Does the header name the peer itself as the client? Version 1 has no
+ * LOCAL: a balancer's own connection (a health check) names the addresses
+ * it used (s2.1), so that it is the balancer's own too. The peer may be
+ * IPv4-mapped where the header's address is IPv4.
+ */
+int
+proxyhdr_own(const struct proxyhdr *ph, const struct sockaddr *peer)
+{
+	const unsigned char *a, *b;
+	unsigned pa, pb;
+	int fa, fb;
+
+	if (ph->local)
+		return 1;
+	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6)
+		return 0;
+	a = plain((const struct sockaddr *)&ph->src, &fa, &pa);
+	b = plain(peer, &fb, &pb);
+	return fa == fb && pa == pb && memcmp(a, b, fa == AF_INET ? 4 : 16) == 0;
+}
+
 static int
 inside(const struct cidr *c, int family, const unsigned char *a)
 {
@@ -266,26 +308,24 @@ inside(const struct cidr *c, int family, const unsigned char *a)
 
 /*
  * May this peer send a PROXY header: is it in one of the networks? An
- * IPv4-mapped peer (a dual-stack socket took an IPv4 connection) is also
- * judged as the IPv4 address it is.
+ * IPv4-mapped peer (a dual-stack socket took an IPv4 connection) is judged
+ * as the IPv4 address it is, and as itself.
  */
 int
 proxyhdr_trusted(const struct cidr *nets, size_t n, const struct sockaddr *peer)
 {
-	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
-	const unsigned char *a;
-	int family = peer->sa_family, v4;
+	const unsigned char *a, *raw;
+	unsigned port;
+	int family;
 	size_t i;
 
-	if (family == AF_INET)
-		a = (const unsigned char *)&((const struct sockaddr_in *)(const void *)peer)->sin_addr;
-	else if (family == AF_INET6)
-		a = ((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr.s6_addr;
-	else
+	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6)
 		return 0;
-	v4 = family == AF_INET6 && memcmp(a, mapped, sizeof mapped) == 0;
+	a = plain(peer, &family, &port);
+	raw = peer->sa_family == AF_INET ? a :
+	    ((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr.s6_addr;
 	for (i = 0; i < n; i++)
-		if (inside(&nets[i], family, a) || (v4 && inside(&nets[i], AF_INET, a + 12)))
+		if (inside(&nets[i], family, a) || inside(&nets[i], peer->sa_family, raw))
 			return 1;
 	return 0;
 }

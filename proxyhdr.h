@@ -25,6 +25,7 @@ struct proxyhdr {
 };
 
 enum proxyhdr_status	proxyhdr_parse(const char *, size_t, struct proxyhdr *);
+int			proxyhdr_own(const struct proxyhdr *, const struct sockaddr *);
 int			proxyhdr_trusted(const struct cidr *, size_t, const struct sockaddr *);
 
 #endif

@@ -112,6 +112,21 @@ dropped() {
 	tunnel_logged "$CLOCAL"
 }
 
+@test "-H: a v1 header that names the balancer's own address and port (a v1 health check) is the balancer's own" {
+	start_target --echo
+	start_proxy -- -H 127.0.0.1 -a 127.0.0.1 -t 5 "$TPORT"
+	# The header is written once the client has its port (info.local), then sent.
+	# shellcheck disable=SC2016
+	bg bash -c 'for i in $(seq 1000); do [ -s "$1" ] && break; sleep 0.01; done
+		l=$(cat "$1") && printf "PROXY TCP4 127.0.0.1 127.0.0.1 %s %s\r\n" "${l##*:}" "$2" >"$3.tmp" &&
+		mv "$3.tmp" "$3"' sh "$T/info.local" "$PPORT" "$T/hdr"
+	client "waitfile=$T/hdr" "sendfile=$T/hdr" "send=$(connect_req "127.0.0.1:$TPORT")hello\\n" shut
+	grep -qx "PROXY TCP4 127.0.0.1 127.0.0.1 ${CLOCAL##*:} $PPORT"$'\r' "$T/hdr"
+	assert_out "${OK200}hello"$'\n'
+	assert_exit 0
+	tunnel_logged "$CLOCAL"
+}
+
 @test "-H: a v2 TCP4 header names the header's client, via= the balancer" {
 	through "$(v2 0x21 0x11 "$A4")"
 	tunnel_logged "$C4 via=$CLOCAL"

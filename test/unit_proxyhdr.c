@@ -1,7 +1,8 @@
 /*
  * proxyhdr_parse over byte arrays: every rule of both versions, each with the
  * reason it is refused for; every prefix of each valid header is "more", and
- * bytes after a header never change it. proxyhdr_trusted over address lists.
+ * bytes after a header never change it. proxyhdr_own and proxyhdr_trusted
+ * over addresses.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -305,20 +306,62 @@ longest(void)
 }
 
 static struct sockaddr_storage
-sa(const char *text)
+sap(const char *text, unsigned port)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 	memset(&ss, 0, sizeof ss);
-	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1)
+	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
-	else if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1)
+		s4->sin_port = htons((unsigned short)port);
+	} else if (inet_pton(AF_INET6, text, &s6->sin6_addr) == 1) {
 		s6->sin6_family = AF_INET6;
-	else
+		s6->sin6_port = htons((unsigned short)port);
+	} else
 		ss.ss_family = AF_UNIX;
 	return ss;
+}
+
+static struct sockaddr_storage
+sa(const char *text)
+{
+	return sap(text, 0);
+}
+
+/* A header that names the peer itself, as HAProxy's v1 health checks do, is the balancer's own. */
+static void
+own(void)
+{
+	static const struct {
+		const char *hdr, *peer;
+		unsigned port;
+		int want;
+	} cases[] = {
+		{ "PROXY TCP4 127.0.0.1 127.0.0.1 50114 3128\r\n", "127.0.0.1", 50114, 1 },
+		{ "PROXY TCP4 127.0.0.1 127.0.0.1 50114 3128\r\n", "::ffff:127.0.0.1", 50114, 1 },
+		{ "PROXY TCP4 127.0.0.1 127.0.0.1 50114 3128\r\n", "127.0.0.1", 50115, 0 },
+		{ "PROXY TCP4 127.0.0.1 127.0.0.1 50114 3128\r\n", "127.0.0.2", 50114, 0 },
+		{ "PROXY TCP4 127.0.0.1 127.0.0.1 50114 3128\r\n", "::1", 50114, 0 },
+		{ "PROXY TCP4 127.0.0.1 127.0.0.1 50114 3128\r\n", "not an address", 50114, 0 },
+		{ "PROXY TCP4 198.51.100.7 127.0.0.1 50114 3128\r\n", "127.0.0.1", 50114, 0 },
+		{ "PROXY TCP6 ::1 ::1 50114 3128\r\n", "::1", 50114, 1 },
+		{ "PROXY TCP6 ::ffff:127.0.0.1 ::1 50114 3128\r\n", "127.0.0.1", 50114, 1 },
+		{ "PROXY TCP6 2001:db8::7 ::1 50114 3128\r\n", "::1", 50114, 0 },
+		{ "PROXY UNKNOWN\r\n", "198.51.100.7", 1, 1 },
+	};
+	struct sockaddr_storage ss;
+	struct proxyhdr ph;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ss = sap(cases[i].peer, cases[i].port);
+		CHECK(proxyhdr_parse(cases[i].hdr, strlen(cases[i].hdr), &ph) == PROXYHDR_OK &&
+		    proxyhdr_own(&ph, (struct sockaddr *)&ss) == cases[i].want,
+		    "%.*s from %s port %u: %sthe balancer's own", (int)strlen(cases[i].hdr) - 2, cases[i].hdr,
+		    cases[i].peer, cases[i].port, cases[i].want ? "" : "not ");
+	}
 }
 
 /* The networks of -H, read by the parser of -a and -d. */
@@ -371,6 +414,7 @@ main(void)
 		refused_with_more(i);
 	}
 	longest();
+	own();
 	trusted();
 	return DONE();
 }
