@@ -182,6 +182,27 @@ dropped() {
 	tunnel_logged "$C4 via=$CLOCAL"
 }
 
+@test "-H: the header's client wins over the environment's, and via= is the peer itself, not the environment" {
+	start_target --echo
+	start_proxy --env PROTO=TCP --env TCPREMOTEIP=192.0.2.7 --env TCPREMOTEPORT=4321 -- \
+		-H 127.0.0.1 -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=PROXY TCP4 198.51.100.7 203.0.113.9 51234 3128\\r\\n$(connect_req "127.0.0.1:$TPORT")hello\\n" shut
+	assert_out "${OK200}hello"$'\n'
+	assert_exit 0
+	tunnel_logged "$C4 via=$CLOCAL"
+}
+
+@test "-H: the trust of a peer is getpeername's alone: an environment that names a -H address does not make an untrusted peer trusted" {
+	start_target --wait-eof
+	start_proxy --env PROTO=TCP --env TCPREMOTEIP=10.1.2.3 --env TCPREMOTEPORT=4321 \
+		--env REMOTE_ADDR=10.1.2.3 --env REMOTE_PORT=4321 -- -H 10.0.0.0/8 -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=PROXY TCP4 198.51.100.7 203.0.113.9 51234 3128\\r\\n$(connect_req "127.0.0.1:$TPORT")" shut
+	[ ! -s "$T/out" ]
+	assert_exit 1
+	assert_log "client=10\\.1\\.2\\.3:4321 target=- status=- error=proxy_peer_untrusted"
+	assert_target_untouched
+}
+
 @test "-H: a refusal after the header is answered to the header's client and logged with via=" {
 	start_target --wait-eof
 	start_proxy -- -H 127.0.0.1 -a 127.0.0.1 -t 5
