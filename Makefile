@@ -10,10 +10,10 @@ WERROR =
 WARN = -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra $(WERROR)
 ALL_CFLAGS = $(WARN) $(CFLAGS)
 
-SRCS = connectd.c auth.c parse.c policy.c relay.c net.c log.c sandbox.c
-HDRS = auth.h connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
+SRCS = connectd.c auth.c parse.c policy.c proxyhdr.c relay.c net.c log.c sandbox.c
+HDRS = auth.h connectd.h log.h net.h parse.h policy.h proxyhdr.h relay.h sandbox.h
 OBJS = $(SRCS:.c=.o)
-UNITS = test/unit_auth test/unit_parse test/unit_policy test/unit_sandbox
+UNITS = test/unit_auth test/unit_parse test/unit_policy test/unit_proxyhdr test/unit_sandbox
 
 # Test builds, never installed (make check builds them; see test/run):
 # san/ AddressSanitizer and UndefinedBehaviorSanitizer (clang), vg/ for
@@ -21,9 +21,9 @@ UNITS = test/unit_auth test/unit_parse test/unit_policy test/unit_sandbox
 CLANG ?= clang
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS = $(WARN) -Werror -O1 -g $(SAN)
-SAN_UNITS = san/unit_auth san/unit_parse san/unit_policy san/unit_sandbox
+SAN_UNITS = san/unit_auth san/unit_parse san/unit_policy san/unit_proxyhdr san/unit_sandbox
 FUZZ_CFLAGS = $(WARN) -Werror -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
-FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args
+FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args fuzz/fuzz_proxyhdr
 FUZZ_SECS ?= 60
 
 all: connectd
@@ -41,10 +41,11 @@ $(OBJS): .cflags
 	@echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS)' >$@
 FORCE:
 
-connectd.o: connectd.c auth.h connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
+connectd.o: connectd.c auth.h connectd.h log.h net.h parse.h policy.h proxyhdr.h relay.h sandbox.h
 auth.o: auth.c auth.h connectd.h net.h
 parse.o: parse.c parse.h connectd.h
 policy.o: policy.c policy.h parse.h connectd.h
+proxyhdr.o: proxyhdr.c proxyhdr.h policy.h parse.h connectd.h
 relay.o: relay.c relay.h net.h connectd.h
 net.o: net.c net.h connectd.h
 log.o: log.c log.h net.h connectd.h
@@ -58,6 +59,9 @@ test/unit_parse: test/unit_parse.c test/unit.h parse.o
 
 test/unit_policy: test/unit_policy.c test/unit.h policy.o parse.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_policy.c policy.o parse.o
+
+test/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.o policy.o parse.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_proxyhdr.c proxyhdr.o policy.o parse.o
 
 test/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.o
@@ -83,6 +87,8 @@ san/unit_parse: test/unit_parse.c test/unit.h parse.c parse.h connectd.h test/sa
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_parse.c parse.c test/sanopts.c
 san/unit_policy: test/unit_policy.c test/unit.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_policy.c policy.c parse.c test/sanopts.c
+san/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.c proxyhdr.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_proxyhdr.c proxyhdr.c policy.c parse.c test/sanopts.c
 san/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.c sandbox.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_sandbox.c sandbox.c test/sanopts.c
 sanitize: san/connectd $(SAN_UNITS)
@@ -109,6 +115,8 @@ fuzz/fuzz_parse: fuzz/fuzz_parse.c parse.c parse.h log.c log.h net.c net.h conne
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parse.c parse.c log.c net.c
 fuzz/fuzz_args: fuzz/fuzz_args.c policy.c policy.h parse.c parse.h connectd.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_args.c policy.c parse.c
+fuzz/fuzz_proxyhdr: fuzz/fuzz_proxyhdr.c proxyhdr.c proxyhdr.h policy.h parse.c parse.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_proxyhdr.c proxyhdr.c parse.c
 fuzz-build: $(FUZZERS)
 
 # Each fuzzer for FUZZ_SECS seconds on a scratch copy of its corpus (fuzz/out).

@@ -22,12 +22,13 @@
 #include "net.h"
 #include "parse.h"
 #include "policy.h"
+#include "proxyhdr.h"
 #include "relay.h"
 #include "sandbox.h"
 
 #define USAGE "usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] " \
-	"[-e msecs] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] [-t secs] " \
-	"[-u user] [portspec ...]"
+	"[-e msecs] [-H cidr] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] " \
+	"[-t secs] [-u user] [portspec ...]"
 
 struct config {
 	struct policy policy;
@@ -41,15 +42,18 @@ struct config {
 	const char *realm;		/* -r */
 	char challenge[2 * REALM_MAX + 40];	/* its Proxy-Authenticate line */
 	int stderr_ok;			/* a checker may have descriptor 2 */
+	struct cidr balancers[BALANCERS_MAX];	/* -H: who may send a PROXY header */
+	size_t nbalancers;
 };
 
 /* Everything one request needs to be answered and logged. */
 struct session {
-	char client[128];
+	char client[192];	/* what follows client= in a log line: the client [via=balancer] */
 	char target[LOGFIELD_SIZE];
 	char user[LOGFIELD_SIZE + 8];	/* " user=NAME", or empty */
 	const char *challenge;		/* the header line of a 407 */
 	struct request rq;
+	size_t off;		/* bytes of the PROXY header at the start of buf; the head follows */
 	size_t len;		/* bytes read into buf */
 	int eof;		/* the client closed before the head was done */
 	char buf[HEAD_MAX];
@@ -116,6 +120,21 @@ msecs(const char *s)
 	return (unsigned)v;
 }
 
+/* -H: a network in the syntax of -a and -d, read by the same parser. */
+static void
+balancer(struct config *cf, const char *arg)
+{
+	static struct policy scratch;
+	const char *err;
+
+	if (cf->nbalancers == BALANCERS_MAX)
+		bad("-H", "too many networks", arg);
+	scratch.nrules = 0;
+	if ((err = policy_add_rule(&scratch, 1, arg)) != NULL)
+		bad("-H", err, arg);
+	cf->balancers[cf->nbalancers++] = scratch.rules[0].net;
+}
+
 static void
 options(int argc, char **argv, struct config *cf)
 {
@@ -125,7 +144,7 @@ options(int argc, char **argv, struct config *cf)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":46a:b:c:d:e:i:l:P:r:t:u:")) != -1) {
+	while ((c = getopt(argc, argv, ":46a:b:c:d:e:H:i:l:P:r:t:u:")) != -1) {
 		switch (c) {
 		case '4':
 			cf->policy.family = AF_INET;
@@ -149,6 +168,9 @@ options(int argc, char **argv, struct config *cf)
 			break;
 		case 'e':
 			cf->delay = msecs(optarg);
+			break;
+		case 'H':
+			balancer(cf, optarg);
 			break;
 		case 't':
 			cf->head = seconds("-t", optarg, 1, SECS_MAX);
@@ -231,29 +253,51 @@ drop(const char *user)
 	}
 }
 
-/* The client's name, from the socket, else from what the super-server says. */
+/* The peer on descriptor 0, when it is an IP socket. */
+static int
+peer(struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof *ss;
+
+	return getpeername(0, (struct sockaddr *)ss, &len) == 0 &&
+	    (ss->ss_family == AF_INET || ss->ss_family == AF_INET6);
+}
+
+/* An address and a port from the environment, escaped: "ip:port", "[ip6]:port". */
+static void
+hostport(struct session *s, const char *ip, const char *port)
+{
+	char a[64], b[64];
+
+	log_escape(a, sizeof a, ip, strlen(ip));
+	log_escape(b, sizeof b, port ? port : "-", port ? strlen(port) : 1);
+	(void)snprintf(s->client, sizeof s->client, strchr(ip, ':') ? "[%s]:%s" : "%s:%s", a, b);
+}
+
+/*
+ * The client's name: what the super-server says of the connection it
+ * accepted, which stays right when a front-end (stunnel) stands between it
+ * and descriptor 0; else the peer of descriptor 0; else xinetd's address.
+ */
 static void
 client(struct session *s)
 {
+	const char *ip = getenv("TCPREMOTEIP"), *proto = getenv("PROTO");
+	const char *addr = getenv("REMOTE_ADDR"), *port = getenv("REMOTE_PORT");
+	const char *host = getenv("REMOTE_HOST");
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	const char *ip = getenv("TCPREMOTEIP"), *port = getenv("TCPREMOTEPORT");
-	const char *proto = getenv("PROTO"), *host = getenv("REMOTE_HOST");
-	char a[64], b[64];
 
-	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
-	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+	if (ip != NULL && proto != NULL && strcmp(proto, "TCP") == 0)
+		hostport(s, ip, getenv("TCPREMOTEPORT"));	/* ucspi-tcp, s6-tcpserver */
+	else if (addr != NULL && port != NULL)
+		hostport(s, addr, port);	/* systemd, Accept=yes */
+	else if (host != NULL && port != NULL)
+		hostport(s, host, port);	/* stunnel's exec */
+	else if (peer(&ss))
 		net_format((const struct sockaddr *)&ss, s->client, sizeof s->client);
-		return;
-	}
-	if (ip != NULL && proto != NULL && strcmp(proto, "TCP") == 0) {
-		log_escape(a, sizeof a, ip, strlen(ip));
-		log_escape(b, sizeof b, port ? port : "-", port ? strlen(port) : 1);
-		(void)snprintf(s->client, sizeof s->client,
-		    strchr(ip, ':') ? "[%s]:%s" : "%s:%s", a, b);
-	} else if (host != NULL) {
+	else if (host != NULL)
 		log_escape(s->client, sizeof s->client, host, strlen(host));
-	} else
+	else
 		(void)snprintf(s->client, sizeof s->client, "-");
 }
 
@@ -352,29 +396,83 @@ refuse(struct session *s, enum status st, const char *type, const char *why, con
 	exit(st < 500 ? EXIT_CLIENT : EXIT_TEMP);
 }
 
+/* One read into the head's buffer before the deadline: 1; 0 at the deadline; -1 at EOF. */
+static int
+more(struct session *s, long long deadline)
+{
+	ssize_t n;
+
+	do {
+		if (net_wait(0, 0, deadline) != 1)
+			return 0;
+		n = read(0, s->buf + s->len, sizeof s->buf - s->len);
+	} while (n == -1 && errno == EINTR);
+	if (n <= 0) {
+		s->eof = 1;
+		return -1;
+	}
+	s->len += (size_t)n;
+	return 1;
+}
+
 /* Read until the head is complete, bad, too large, or the deadline passes. */
 static enum status
 head(struct session *s, long long deadline)
 {
 	enum status st;
-	ssize_t n;
+	int r;
 
-	while ((st = parse_request(s->buf, s->len, &s->rq)) == ST_MORE) {
-		if (net_wait(0, 0, deadline) != 1) {
-			s->rq.why = "request head timeout";
-			return ST_TIMEOUT;
+	while ((st = parse_request(s->buf + s->off, s->len - s->off, &s->rq)) == ST_MORE) {
+		if (s->len == sizeof s->buf) {	/* a PROXY header took its share */
+			s->rq.why = "request head too large";
+			return ST_TOOLARGE;
 		}
-		n = read(0, s->buf + s->len, sizeof s->buf - s->len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			s->eof = 1;
-			s->rq.why = "incomplete request head";
-			return ST_BAD;
+		if ((r = more(s, deadline)) != 1) {
+			s->rq.why = r == 0 ? "request head timeout" : "incomplete request head";
+			return r == 0 ? ST_TIMEOUT : ST_BAD;
 		}
-		s->len += (size_t)n;
 	}
 	return st;
+}
+
+/* No trusted balancer, or no valid header from it: no one to answer; close. */
+static void
+unproxied(struct session *s, const char *type)
+{
+	log_line("client=%s target=%s status=- error=%s", s->client, s->target, type);
+	linger(s);
+	exit(EXIT_CLIENT);
+}
+
+/*
+ * With -H: the peer must be in a -H network, and the connection must begin
+ * with its PROXY header, read under the head's deadline. A header that
+ * carries a client other than the balancer itself names it, and the
+ * balancer after it.
+ */
+static void
+proxied(struct session *s, const struct config *cf, long long deadline)
+{
+	struct sockaddr_storage bal;
+	struct proxyhdr ph;
+	enum proxyhdr_status st;
+	char src[80], via[80];
+
+	if (!peer(&bal) || !proxyhdr_trusted(cf->balancers, cf->nbalancers, (struct sockaddr *)&bal))
+		unproxied(s, "proxy_peer_untrusted");
+	while ((st = proxyhdr_parse(s->buf, s->len, &ph)) == PROXYHDR_MORE)
+		if (more(s, deadline) != 1) {
+			interrupted(s);
+			unproxied(s, s->len == 0 ? "proxy_header_missing" : "proxy_header_invalid");
+		}
+	if (st != PROXYHDR_OK)
+		unproxied(s, st == PROXYHDR_MISSING ? "proxy_header_missing" : "proxy_header_invalid");
+	s->off = ph.len;
+	if (proxyhdr_own(&ph, (struct sockaddr *)&bal))
+		return;	/* a health check: the balancer is the client */
+	net_format((const struct sockaddr *)&ph.src, src, sizeof src);
+	net_format((const struct sockaddr *)&bal, via, sizeof via);
+	(void)snprintf(s->client, sizeof s->client, "%s via=%s", src, via);
 }
 
 /*
@@ -470,7 +568,7 @@ main(int argc, char **argv)
 	struct neterr e;
 	enum status st;
 	enum relay_end end;
-	long long start = net_now(), opened;
+	long long start = net_now(), deadline, opened;
 	char addr[80];
 
 	descriptors();
@@ -485,7 +583,10 @@ main(int argc, char **argv)
 	(void)snprintf(s.target, sizeof s.target, "-");
 	s.challenge = cf.challenge;
 
-	st = head(&s, start + (long long)cf.head * 1000);
+	deadline = start + (long long)cf.head * 1000;
+	if (cf.nbalancers > 0)
+		proxied(&s, &cf, deadline);
+	st = head(&s, deadline);
 	if (s.rq.targetlen > 0)
 		log_escape(s.target, sizeof s.target, s.rq.target, s.rq.targetlen);
 	interrupted(&s);
@@ -517,7 +618,7 @@ main(int argc, char **argv)
 	}
 	opened = net_now();
 	end = writeall(1, ok, sizeof ok - 1) == -1 ? END_RESET :
-	    relay_run(&rl, s.buf + s.rq.headlen, s.len - s.rq.headlen);
+	    relay_run(&rl, s.buf + s.off + s.rq.headlen, s.len - s.off - s.rq.headlen);
 	opened = net_now() - opened;
 	log_line("client=%s%s target=%s status=200 up=%llu down=%llu secs=%lld.%03lld end=%s",
 	    s.client, s.user, s.target, rl.up, rl.down, opened / 1000, opened % 1000, relay_endname[end]);

@@ -2,7 +2,7 @@
 #ifndef CONNECTD_H
 #define CONNECTD_H
 
-#define HEAD_MAX	8192	/* request head incl. blank line (RFC 9112 s2.3: server chooses) */
+#define HEAD_MAX	8192	/* request head incl. blank line, and a PROXY header before it (RFC 9112 s2.3: server chooses) */
 #define FIELDS_MAX	64	/* header lines in one head */
 #define HOST_MAX	253	/* DNS name length (RFC 1035 s2.3.4, without the final dot) */
 #define LABEL_MAX	63	/* DNS label length (RFC 1035 s2.3.4) */
@@ -17,6 +17,9 @@
 #define AUTH_MAX	499	/* user:password, decoded: with two NULs and a 10-digit time, CHECK_INPUT */
 #define AUTH_B64_MAX	668	/* base64 text of AUTH_MAX bytes (RFC 4648 s4) */
 #define REALM_MAX	128	/* -r: characters of the realm */
+#define BALANCERS_MAX	16	/* -H networks */
+#define PROXY_V1_MAX	107	/* PROXY v1 line incl. CRLF (proxy-protocol.txt s2.1) */
+#define PROXY_V2_FIXED	16	/* PROXY v2 fixed part; its length field counts the rest (s2.2) */
 
 #define DEF_PORTS	"443", "563"	/* Apache's AllowCONNECT default */
 #define DEF_CONNECT	10	/* -c: resolve and connect, seconds */

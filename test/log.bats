@@ -91,8 +91,13 @@ logged_target() {
 	[[ $NAME =~ ^\[::1\]:[0-9]+$ ]]
 }
 
-@test "getpeername wins over TCPREMOTEIP and REMOTE_HOST when fd 0 is a socket" {
+@test "TCPREMOTEIP:TCPREMOTEPORT with PROTO=TCP wins over getpeername: the connection the super-server accepted" {
 	named --env TCPREMOTEIP=192.0.2.7 --env TCPREMOTEPORT=4321 --env PROTO=TCP --env REMOTE_HOST=192.0.2.8
+	[ "$NAME" = 192.0.2.7:4321 ]
+}
+
+@test "getpeername wins over REMOTE_HOST alone when fd 0 is a socket" {
+	named --env REMOTE_HOST=192.0.2.8
 	[ "$NAME" = "$CLOCAL" ]
 }
 
