@@ -948,3 +948,17 @@ f2b() {
 	f2b "$T/current"
 	assert_lines "$T/f2b.ip" '127\.0\.0\.1'
 }
+
+@test "behind a balancer, the fail2ban filter finds the client that the PROXY header names, not the balancer (via=)" {
+	need_fail2ban
+	recorder 1
+	start_target --wait-eof
+	start_proxy -- -H 127.0.0.0/8 -P "$T/checker" -l stderr -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=PROXY TCP4 192.0.2.7 127.0.0.1 5555 3128\r\n$(basic_req "127.0.0.1:$TPORT" alice:wrong)" shut
+	assert_refusal 407 http_request_denied
+	assert_exit 1
+	assert_log "client=192\.0\.2\.7:5555 via=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT status=407 error=http_request_denied"
+	tai64n <"$PDIR/stderr" >"$T/current"
+	f2b "$T/current"
+	assert_lines "$T/f2b.ip" '192\.0\.2\.7'
+}
