@@ -10,7 +10,7 @@ ALL_CFLAGS = $(WARN) $(CFLAGS)
 SRCS = connectd.c parse.c policy.c relay.c net.c log.c sandbox.c
 HDRS = connectd.h log.h net.h parse.h policy.h relay.h sandbox.h
 OBJS = connectd.o parse.o policy.o relay.o net.o log.o sandbox.o
-UNITS = test/unit_parse test/unit_policy test/unit_sandbox
+UNITS = test/unit_parse test/unit_policy test/unit_names test/unit_sandbox
 
 # Test builds, never installed (make check builds them; see test/run):
 # san/ AddressSanitizer and UndefinedBehaviorSanitizer (clang), vg/ for
@@ -18,7 +18,7 @@ UNITS = test/unit_parse test/unit_policy test/unit_sandbox
 CLANG ?= clang
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS = $(WARN) -O1 -g $(SAN)
-SAN_UNITS = san/unit_parse san/unit_policy san/unit_sandbox
+SAN_UNITS = san/unit_parse san/unit_policy san/unit_names san/unit_sandbox
 FUZZ_CFLAGS = $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
 FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args
 FUZZ_SECS ?= 60
@@ -45,6 +45,9 @@ test/unit_parse: test/unit_parse.c test/unit.h parse.o
 test/unit_policy: test/unit_policy.c test/unit.h policy.o parse.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_policy.c policy.o parse.o
 
+test/unit_names: test/unit_names.c test/unit.h policy.h parse.h connectd.h policy.o parse.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_names.c policy.o parse.o
+
 test/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.o
 
@@ -61,6 +64,8 @@ san/unit_parse: test/unit_parse.c test/unit.h parse.c parse.h connectd.h test/sa
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_parse.c parse.c test/sanopts.c
 san/unit_policy: test/unit_policy.c test/unit.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_policy.c policy.c parse.c test/sanopts.c
+san/unit_names: test/unit_names.c test/unit.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_names.c policy.c parse.c test/sanopts.c
 san/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.c sandbox.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_sandbox.c sandbox.c test/sanopts.c
 sanitize: san/connectd $(SAN_UNITS)
