@@ -22,8 +22,8 @@
 #include "relay.h"
 #include "sandbox.h"
 
-#define USAGE "usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] " \
-	"[-t secs] [-i secs] [-l auto|stderr|syslog] [-u user] [portspec ...]"
+#define USAGE "usage: connectd [-46] [-a cidr] [-d cidr] [-A name] [-D name] [-b address] " \
+	"[-c secs] [-t secs] [-i secs] [-l auto|stderr|syslog] [-u user] [portspec ...]"
 
 struct config {
 	struct policy policy;
@@ -94,7 +94,7 @@ options(int argc, char **argv, struct config *cf)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":46a:b:c:d:i:l:t:u:")) != -1) {
+	while ((c = getopt(argc, argv, ":46A:a:b:c:D:d:i:l:t:u:")) != -1) {
 		switch (c) {
 		case '4':
 			cf->policy.family = AF_INET;
@@ -106,6 +106,11 @@ options(int argc, char **argv, struct config *cf)
 		case 'd':
 			if ((err = policy_add_rule(&cf->policy, c == 'a', optarg)) != NULL)
 				bad(c == 'a' ? "-a" : "-d", err, optarg);
+			break;
+		case 'A':
+		case 'D':
+			if ((err = policy_add_name(&cf->policy, c == 'A', optarg)) != NULL)
+				bad(c == 'A' ? "-A" : "-D", err, optarg);
 			break;
 		case 'b':
 			if (net_numeric(optarg, 0, &cf->from) == -1)
@@ -277,9 +282,28 @@ head(struct session *s, long long deadline)
 	return st;
 }
 
-/* Resolve once, keep the addresses that the rules allow; 403 when none is left. */
+/* The name rules, before any lookup: 403 for a name they refuse; 1 when an -A rule allowed it. */
+static int
+names(struct session *s, const struct policy *pl)
+{
+	const char *why;
+	char more[sizeof " rule=" + sizeof pl->namerules[0].why];
+	enum policy_name v = policy_name(pl, s->rq.host, s->rq.kind, &why);
+
+	if (v == POLICY_NAME_DENY) {
+		(void)snprintf(more, sizeof more, " rule=%s", why);
+		refuse(s, ST_FORBIDDEN, "http_request_denied", "host name not allowed", more);
+	}
+	return v == POLICY_NAME_ALLOW;
+}
+
+/*
+ * Resolve once, keep the addresses that the rules allow (opened: the name was
+ * allowed by an -A rule); 403 when none is left.
+ */
 static void
-targets(struct session *s, const struct config *cf, long long deadline, struct addrs *ok)
+targets(struct session *s, const struct config *cf, int opened, long long deadline,
+    struct addrs *ok)
 {
 	struct addrs all;
 	struct neterr e;
@@ -294,11 +318,14 @@ targets(struct session *s, const struct config *cf, long long deadline, struct a
 		refuse(s, e.status, e.type, "name resolution failed", "");
 	ok->n = 0;
 	for (i = 0; i < all.n; i++) {
-		if (policy_check(&cf->policy, (const struct sockaddr *)&all.a[i], &why))
+		const struct sockaddr *sa = (const struct sockaddr *)&all.a[i];
+
+		if (opened ? policy_check_named(&cf->policy, sa, &why) :
+		    policy_check(&cf->policy, sa, &why))
 			ok->a[ok->n++] = all.a[i];
 		else if (firstwhy == NULL) {
 			firstwhy = why;
-			net_format((const struct sockaddr *)&all.a[i], addr, sizeof addr);
+			net_format(sa, addr, sizeof addr);
 		}
 	}
 	if (ok->n == 0 && firstwhy != NULL) {
@@ -322,6 +349,7 @@ main(int argc, char **argv)
 	enum status st;
 	enum relay_end end;
 	long long start = net_now(), opened;
+	int named;
 	char addr[80];
 
 	log_open(LOGTO_AUTO);
@@ -338,9 +366,10 @@ main(int argc, char **argv)
 		refuse(&s, st, "http_request_error", s.rq.why, "");
 	if (!policy_port(&cf.policy, s.rq.port))
 		refuse(&s, ST_FORBIDDEN, "http_request_denied", "port not allowed", "");
+	named = names(&s, &cf.policy);
 
 	start = net_now() + (long long)cf.connect * 1000;
-	targets(&s, &cf, start, &as);
+	targets(&s, &cf, named, start, &as);
 	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, start, &e)) == -1)
 		refuse(&s, e.status, e.type, "connection failed", "");
 	if (getpeername(rl.target, (struct sockaddr *)&peer, &plen) == -1 ||
