@@ -163,6 +163,11 @@ labels() {
 	printf '%s' "$s"
 }
 
+# egress_args: the connectd arguments of examples/egress.tcpserver, one a line.
+egress_args() {
+	sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$TESTDIR/../examples/egress.tcpserver" |
+		sed -n 's|^.*/usr/local/sbin/connectd ||p' | tr -s ' \t' '\n\n' | sed '/^$/d'
+}
 
 # ------------------------------------------------ patterns, checked at start
 
@@ -412,3 +417,69 @@ labels() {
 	tunnel 127.0.0.1 127.0.0.1 -D localhost -a 127.0.0.1
 }
 
+# ------------------------------------------------ the worked allow-list
+
+# egress HOST ADDR: a target in the private network on ADDR port 443, and
+# CONNECT HOST:443 through connectd with exactly the arguments of
+# examples/egress.tcpserver.
+egress() {
+	local args
+	mapfile -t args < <(egress_args)
+	[ "${#args[@]}" -gt 4 ] && [ "${args[-1]}" = 443 ] || { echo "examples/egress.tcpserver: ${args[*]}"; return 1; }
+	net_target "$2" --port 443 --send 'down\n' --wait-eof
+	start_proxy -- "${args[@]}"
+	client "send=$(connect_req "$1:443")up" shut
+}
+
+egress_net() {
+	hosts '192.0.2.10	github.com' '192.0.2.11	api.github.com' '192.0.2.12	objects.githubusercontent.com' \
+		'192.0.2.13	deb.debian.org' '10.1.2.3	codeload.github.com' '127.0.0.1	raw.githubusercontent.com'
+	private_net 192.0.2.10/32 192.0.2.11/32 192.0.2.12/32 192.0.2.13/32 10.1.2.3/32
+}
+
+@test "the worked allow-list of examples/ opens tunnels to GitHub and the mirror" {
+	egress_net
+	local h
+	for h in github.com:192.0.2.10 API.GitHub.com:192.0.2.11 objects.githubusercontent.com:192.0.2.12 \
+		deb.debian.org:192.0.2.13; do
+		egress "${h%%:*}" "${h#*:}"
+		assert_out "${OK200}down"$'\n'
+		assert_exit 0
+		TNAME=${h%%:*}:443 TADDR=${h#*:}:443 assert_tunnel_log 2 5 eof
+		stop_target
+		[ "$TACCEPTS" = 1 ]
+	done
+}
+
+@test "the worked allow-list refuses every other name before any lookup" {
+	egress_net
+	local h
+	for h in example.org security.debian.org github.com.evil.test notgithub.com mirror.debian.org; do
+		egress "$h" 192.0.2.10
+		assert_refusal 403 http_request_denied
+		assert_exit 1
+		assert_log "client=$(re "$CLOCAL") target=$(re "$h"):443 status=403 error=http_request_denied rule=default-deny"
+		assert_target_untouched
+	done
+	[ ! -s "$T/dns/queries" ]
+}
+
+@test "the worked allow-list refuses a GitHub name that resolves to a private or loopback address" {
+	egress_net
+	egress codeload.github.com 10.1.2.3
+	assert_refusal 403 destination_ip_prohibited
+	assert_log "client=$(re "$CLOCAL") target=codeload\.github\.com:443 status=403 error=destination_ip_prohibited addr=10\.1\.2\.3:443 rule=deny:10\.0\.0\.0/8"
+	assert_target_untouched
+	egress raw.githubusercontent.com 127.0.0.1
+	assert_refusal 403 destination_ip_prohibited
+	assert_log "client=$(re "$CLOCAL") target=raw\.githubusercontent\.com:443 status=403 error=destination_ip_prohibited addr=127\.0\.0\.1:443 rule=builtin:loopback"
+	assert_target_untouched
+}
+
+@test "the worked allow-list refuses an IP address target, even GitHub's own address" {
+	egress_net
+	egress 192.0.2.10 192.0.2.10
+	assert_refusal 403 destination_ip_prohibited
+	assert_log "client=$(re "$CLOCAL") target=192\.0\.2\.10:443 status=403 error=destination_ip_prohibited addr=192\.0\.2\.10:443 rule=default-deny"
+	assert_target_untouched
+}
