@@ -20,7 +20,7 @@ SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poi
 SAN_CFLAGS = $(WARN) -O1 -g $(SAN)
 SAN_UNITS = san/unit_parse san/unit_policy san/unit_names san/unit_sandbox
 FUZZ_CFLAGS = $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
-FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args
+FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args fuzz/fuzz_names
 FUZZ_SECS ?= 60
 
 all: connectd
@@ -81,6 +81,8 @@ fuzz/fuzz_parse: fuzz/fuzz_parse.c parse.c parse.h log.c log.h connectd.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parse.c parse.c log.c
 fuzz/fuzz_args: fuzz/fuzz_args.c policy.c policy.h parse.c parse.h connectd.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_args.c policy.c parse.c
+fuzz/fuzz_names: fuzz/fuzz_names.c policy.c policy.h parse.c parse.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_names.c policy.c parse.c
 fuzz-build: $(FUZZERS)
 
 # Each fuzzer for FUZZ_SECS seconds on a scratch copy of its corpus (fuzz/out).
