@@ -257,8 +257,8 @@ policy_add_name(struct policy *pl, int allow, const char *s)
 {
 	struct namerule *r = &pl->namerules[pl->nnames];
 	enum name_form form;
-	const char *err;
-	size_t skip, len, tag;
+	const char *err, *tag = allow ? "allow-name:" : "deny-name:";
+	size_t skip, len, n = strlen(tag), k = strlen(s);
 
 	if (pl->nnames == NAMES_MAX)
 		return "too many name rules";
@@ -266,11 +266,13 @@ policy_add_name(struct policy *pl, int allow, const char *s)
 	skip = form == NAME_DOMAIN ? 1 : form == NAME_UNDER ? 2 : 0;
 	if ((err = hostname(s + skip, &len)) != NULL)
 		return err;
-	tag = strlen(allow ? "allow-name:" : "deny-name:");
-	(void)snprintf(r->why, sizeof r->why, "%s%s", allow ? "allow-name:" : "deny-name:", s);
+	if (n + k >= sizeof r->why)
+		return "a name longer than 253";	/* cannot be: the prefix, 253, a dot */
+	memcpy(r->why, tag, n);
+	memcpy(r->why + n, s, k + 1);
 	r->allow = allow;
 	r->form = form;
-	r->at = tag + skip;
+	r->at = n + skip;
 	r->len = len;
 	pl->nnames++;
 	pl->anyallowname |= allow;
