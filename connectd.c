@@ -287,7 +287,7 @@ static int
 names(struct session *s, const struct policy *pl)
 {
 	const char *why;
-	char more[sizeof " rule=" + sizeof pl->namerules[0].why];
+	char more[sizeof " rule=" + NAMEWHY_MAX];
 	enum policy_name v = policy_name(pl, s->rq.host, s->rq.kind, &why);
 
 	if (v == POLICY_NAME_DENY) {

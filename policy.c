@@ -259,6 +259,7 @@ policy_add_name(struct policy *pl, int allow, const char *s)
 	enum name_form form;
 	const char *err, *tag = allow ? "allow-name:" : "deny-name:";
 	size_t skip, len, n = strlen(tag), k = strlen(s);
+	char *text;
 
 	if (pl->nnames == NAMES_MAX)
 		return "too many name rules";
@@ -266,14 +267,17 @@ policy_add_name(struct policy *pl, int allow, const char *s)
 	skip = form == NAME_DOMAIN ? 1 : form == NAME_UNDER ? 2 : 0;
 	if ((err = hostname(s + skip, &len)) != NULL)
 		return err;
-	if (n + k >= sizeof r->why)
-		return "a name longer than 253";	/* cannot be: the prefix, 253, a dot */
-	memcpy(r->why, tag, n);
-	memcpy(r->why + n, s, k + 1);
-	r->allow = allow;
-	r->form = form;
-	r->at = n + skip;
-	r->len = len;
+	if (n + k >= NAMEWHY_MAX || pl->nametextlen + n + k + 1 > sizeof pl->nametext)
+		return "too many name rules";	/* cannot be: NAMES_MAX texts of NAMEWHY_MAX fit */
+	text = pl->nametext + pl->nametextlen;
+	memcpy(text, tag, n);
+	memcpy(text + n, s, k + 1);
+	pl->nametextlen += n + k + 1;
+	r->why = text;
+	r->allow = (unsigned char)allow;
+	r->form = (unsigned char)form;
+	r->at = (unsigned short)(n + skip);
+	r->len = (unsigned short)len;
 	pl->nnames++;
 	pl->anyallowname |= allow;
 	return NULL;

@@ -31,11 +31,15 @@ enum name_form {
 	NAME_UNDER			/* *.example.com: every name under it */
 };
 
+/* A name rule's log text, "deny-name:.example.com": the pattern as given. */
+#define NAMEWHY_MAX	(sizeof "allow-name:" + PATTERN_MAX)
+
+/* Small: connectd touches a page per 256 rules, more only for long patterns. */
 struct namerule {
-	int allow;
-	enum name_form form;
-	size_t at, len;			/* the name in why, without prefix or final dot */
-	char why[sizeof "allow-name:" + PATTERN_MAX];	/* the pattern as given, for the log */
+	const char *why;		/* the log text, in the policy's nametext */
+	unsigned short at, len;		/* the name in why, without prefix or final dot */
+	unsigned char allow;
+	unsigned char form;		/* enum name_form */
 };
 
 /* What the name rules say of a target, before any lookup. */
@@ -56,6 +60,8 @@ struct policy {
 	struct namerule namerules[NAMES_MAX];
 	size_t nnames;
 	int anyallowname;		/* some -A was given */
+	size_t nametextlen;		/* bytes used in nametext */
+	char nametext[NAMES_MAX * NAMEWHY_MAX];	/* the rules' log texts, one after another */
 };
 
 const char	*policy_add_ports(struct policy *, const char *);

@@ -66,7 +66,7 @@ static void
 good(const char *pattern, enum name_form form, size_t len)
 {
 	const struct namerule *r = &pl.namerules[0];
-	char why[sizeof r->why];
+	char why[NAMEWHY_MAX];
 
 	memset(&pl, 0, sizeof pl);
 	(void)snprintf(why, sizeof why, "deny-name:%s", pattern);
