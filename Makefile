@@ -13,7 +13,7 @@ ALL_CFLAGS = $(WARN) $(CFLAGS)
 SRCS = connectd.c auth.c parse.c policy.c proxyhdr.c relay.c net.c log.c sandbox.c
 HDRS = auth.h connectd.h log.h net.h parse.h policy.h proxyhdr.h relay.h sandbox.h
 OBJS = $(SRCS:.c=.o)
-UNITS = test/unit_auth test/unit_parse test/unit_policy test/unit_proxyhdr test/unit_sandbox
+UNITS = test/unit_auth test/unit_parse test/unit_policy test/unit_proxyhdr test/unit_names test/unit_sandbox
 
 # Test builds, never installed (make check builds them; see test/run):
 # san/ AddressSanitizer and UndefinedBehaviorSanitizer (clang), vg/ for
@@ -21,9 +21,9 @@ UNITS = test/unit_auth test/unit_parse test/unit_policy test/unit_proxyhdr test/
 CLANG ?= clang
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS = $(WARN) -Werror -O1 -g $(SAN)
-SAN_UNITS = san/unit_auth san/unit_parse san/unit_policy san/unit_proxyhdr san/unit_sandbox
+SAN_UNITS = san/unit_auth san/unit_parse san/unit_policy san/unit_proxyhdr san/unit_names san/unit_sandbox
 FUZZ_CFLAGS = $(WARN) -Werror -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
-FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args fuzz/fuzz_proxyhdr
+FUZZERS = fuzz/fuzz_parse fuzz/fuzz_args fuzz/fuzz_proxyhdr fuzz/fuzz_names
 FUZZ_SECS ?= 60
 
 all: connectd
@@ -63,6 +63,9 @@ test/unit_policy: test/unit_policy.c test/unit.h policy.o parse.o
 test/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.o policy.o parse.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_proxyhdr.c proxyhdr.o policy.o parse.o
 
+test/unit_names: test/unit_names.c test/unit.h policy.h parse.h connectd.h policy.o parse.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_names.c policy.o parse.o
+
 test/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.o
 
@@ -89,6 +92,8 @@ san/unit_policy: test/unit_policy.c test/unit.h policy.c policy.h parse.c parse.
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_policy.c policy.c parse.c test/sanopts.c
 san/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.c proxyhdr.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_proxyhdr.c proxyhdr.c policy.c parse.c test/sanopts.c
+san/unit_names: test/unit_names.c test/unit.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_names.c policy.c parse.c test/sanopts.c
 san/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.c sandbox.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_sandbox.c sandbox.c test/sanopts.c
 sanitize: san/connectd $(SAN_UNITS)
@@ -117,6 +122,8 @@ fuzz/fuzz_args: fuzz/fuzz_args.c policy.c policy.h parse.c parse.h connectd.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_args.c policy.c parse.c
 fuzz/fuzz_proxyhdr: fuzz/fuzz_proxyhdr.c proxyhdr.c proxyhdr.h policy.h parse.c parse.h connectd.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_proxyhdr.c proxyhdr.c parse.c
+fuzz/fuzz_names: fuzz/fuzz_names.c policy.c policy.h parse.c parse.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_names.c policy.c parse.c
 fuzz-build: $(FUZZERS)
 
 # Each fuzzer for FUZZ_SECS seconds on a scratch copy of its corpus (fuzz/out).

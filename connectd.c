@@ -26,9 +26,9 @@
 #include "relay.h"
 #include "sandbox.h"
 
-#define USAGE "usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] " \
-	"[-e msecs] [-H cidr] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] " \
-	"[-t secs] [-u user] [portspec ...]"
+#define USAGE "usage: connectd [-46] [-a cidr] [-d cidr] [-A name] [-D name] [-b address] " \
+	"[-c secs] [-e msecs] [-H cidr] [-i secs] [-l auto|stderr|syslog] [-P checker] " \
+	"[-r realm] [-t secs] [-u user] [portspec ...]"
 
 struct config {
 	struct policy policy;
@@ -144,7 +144,7 @@ options(int argc, char **argv, struct config *cf)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":46a:b:c:d:e:H:i:l:P:r:t:u:")) != -1) {
+	while ((c = getopt(argc, argv, ":46A:a:b:c:D:d:e:H:i:l:P:r:t:u:")) != -1) {
 		switch (c) {
 		case '4':
 			cf->policy.family = AF_INET;
@@ -156,6 +156,11 @@ options(int argc, char **argv, struct config *cf)
 		case 'd':
 			if ((err = policy_add_rule(&cf->policy, c == 'a', optarg)) != NULL)
 				bad(c == 'a' ? "-a" : "-d", err, optarg);
+			break;
+		case 'A':
+		case 'D':
+			if ((err = policy_add_name(&cf->policy, c == 'A', optarg)) != NULL)
+				bad(c == 'A' ? "-A" : "-D", err, optarg);
 			break;
 		case 'b':
 			if (net_numeric(optarg, 0, &cf->from) == -1)
@@ -516,7 +521,23 @@ authenticate(struct session *s, const struct config *cf)
 	}
 }
 
-/* For the resolver: whether the rules allow an address. */
+/* The name rules, before any lookup: 403 for a name they refuse; 1 when an -A rule allowed it. */
+static int
+names(struct session *s, const struct policy *pl)
+{
+	const char *why;
+	char more[sizeof " rule=" + NAMEWHY_MAX];
+	enum policy_name v = policy_name(pl, s->rq.host, s->rq.kind, &why);
+
+	if (v == POLICY_NAME_DENY) {
+		(void)snprintf(more, sizeof more, " rule=%s", why);
+		refuse(s, ST_FORBIDDEN, "http_request_denied", "host name not allowed", more);
+	}
+	return v == POLICY_NAME_ALLOW;
+}
+
+
+/* For the resolver: whether the rules allow an address; of a name that an -A rule allowed. */
 static int
 allowed(const struct sockaddr *sa, const void *pl)
 {
@@ -525,14 +546,25 @@ allowed(const struct sockaddr *sa, const void *pl)
 	return policy_check(pl, sa, &why);
 }
 
+static int
+allowed_named(const struct sockaddr *sa, const void *pl)
+{
+	const char *why;
+
+	return policy_check_named(pl, sa, &why);
+}
+
 /*
- * Resolve once, judge every address, keep the first ADDRS_MAX that the
- * rules allow; 403 naming the first denied one when none is left.
+ * Resolve once, judge every address (opened: the name was allowed by an -A
+ * rule), keep the first ADDRS_MAX that the rules allow; 403 naming the first
+ * denied one when none is left.
  */
 static void
-targets(struct session *s, const struct config *cf, long long deadline, struct addrs *ok)
+targets(struct session *s, const struct config *cf, int opened, long long deadline,
+    struct addrs *ok)
 {
-	const struct query q = { s->rq.host, s->rq.port, cf->policy.family, allowed, &cf->policy };
+	const struct query q = { s->rq.host, s->rq.port, cf->policy.family,
+	    opened ? allowed_named : allowed, &cf->policy };
 	struct sockaddr_storage ss;
 	struct neterr e;
 	const char *why;
@@ -548,7 +580,8 @@ targets(struct session *s, const struct config *cf, long long deadline, struct a
 	}
 	if (ok->n > 0)
 		return;
-	(void)policy_check(&cf->policy, (const struct sockaddr *)&ok->refused, &why);
+	(void)(opened ? policy_check_named : policy_check)(&cf->policy,
+	    (const struct sockaddr *)&ok->refused, &why);
 	net_format((const struct sockaddr *)&ok->refused, addr, sizeof addr);
 	(void)snprintf(more, sizeof more, " addr=%s rule=%s", addr, why);
 	refuse(s, ST_FORBIDDEN, "destination_ip_prohibited", "destination address denied", more);
@@ -569,6 +602,7 @@ main(int argc, char **argv)
 	enum status st;
 	enum relay_end end;
 	long long start = net_now(), deadline, opened;
+	int named;
 	char addr[80];
 
 	descriptors();
@@ -596,9 +630,10 @@ main(int argc, char **argv)
 		authenticate(&s, &cf);
 	if (!policy_port(&cf.policy, s.rq.port))
 		refuse(&s, ST_FORBIDDEN, "http_request_denied", "port not allowed", "");
+	named = names(&s, &cf.policy);
 
 	start = net_now() + (long long)cf.connect * 1000;
-	targets(&s, &cf, start, &as);
+	targets(&s, &cf, named, start, &as);
 	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, start, cf.delay, &e)) == -1) {
 		interrupted(&s);
 		refuse(&s, e.status, e.type, "connection failed", "");

@@ -9,6 +9,8 @@
 #define V6TEXT_MAX	45	/* textual IPv6 address inside brackets (RFC 3986 s3.2.2) */
 #define PORTS_MAX	64	/* port specs on the command line */
 #define RULES_MAX	64	/* -a and -d rules together */
+#define NAMES_MAX	256	/* -A and -D rules together */
+#define PATTERN_MAX	(2 + HOST_MAX + 1)	/* -A, -D: "*." and a name with a final dot */
 #define ADDRS_MAX	16	/* allowed addresses of one name that are tried (all are judged) */
 #define LOGTEXT_MAX	255	/* client bytes in a log field before it is cut */
 #define LOGFIELD_SIZE	(4 * LOGTEXT_MAX + 8)	/* such a field escaped: 4 a byte, "...", NUL */

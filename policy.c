@@ -1,6 +1,7 @@
 /*
  * Ports and target addresses: Apache's AllowCONNECT, then -a and -d rules in
  * order, then the addresses that are never a remote site. No I/O.
+ * Target names: -A and -D patterns in order, before any lookup.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,6 +12,8 @@
 #include "policy.h"
 
 enum { NOMATCH, ALLOW, DENY };
+
+static const char default_deny[] = "default-deny";
 
 /* Addresses that are never a remote site, denied after the -a and -d rules. */
 static const struct {
@@ -202,6 +205,163 @@ policy_check(const struct policy *pl, const struct sockaddr *sa, const char **wh
 		return 0;
 	if (r == ALLOW || r4 == ALLOW)
 		return 1;
-	*why = pl->anyallow ? "default-deny" : "default-allow";
-	return !pl->anyallow;
+	*why = pl->anyallow || pl->anyallowname ? default_deny : "default-allow";
+	return !pl->anyallow && !pl->anyallowname;
+}
+
+/*
+ * An address of a name that an -A rule allowed: judged as by policy_check,
+ * but allowed where no -a or -d rule and no built-in denial decides.
+ */
+int
+policy_check_named(const struct policy *pl, const struct sockaddr *sa, const char **why)
+{
+	if (policy_check(pl, sa, why))
+		return 1;
+	if (strcmp(*why, default_deny) != 0)
+		return 0;
+	*why = "allow-name";
+	return 1;
+}
+
+/* 1 when the name (n bytes, no final dot) is one the request parser reads as an address. */
+static int
+address(const char *s, size_t n)
+{
+	char text[HOST_MAX + 1];
+	struct in_addr a;
+	size_t i = n;
+
+	while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
+		i--;
+	if (i < n && (i == 0 || s[i - 1] == '.'))
+		return 1;	/* a last label of digits: an address or malformed */
+	memcpy(text, s, n);
+	text[n] = '\0';
+	return inet_aton(text, &a) != 0;
+}
+
+/* A DNS name of letters, digits and hyphens, one final dot allowed: NULL and its length, or why not. */
+static const char *
+hostname(const char *s, size_t *len)
+{
+	size_t n = strlen(s), i, label = 0;
+
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	if (n == 0)
+		return "an empty name";
+	if (n > HOST_MAX)
+		return "a name longer than 253";
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return "an empty label";
+			label = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-') {
+			if (++label > LABEL_MAX)
+				return "a label longer than 63";
+		} else
+			return c == '*' ? "a * other than a leading *." :
+			    "a character other than a letter, digit, hyphen or dot";
+	}
+	if (label == 0)
+		return "an empty label";
+	if (address(s, n))
+		return "an IP address, not a name";
+	*len = n;
+	return NULL;
+}
+
+/* "example.com", ".example.com" or "*.example.com", as -A (allow) or -D. */
+const char *
+policy_add_name(struct policy *pl, int allow, const char *s)
+{
+	struct namerule *r = &pl->namerules[pl->nnames];
+	enum name_form form;
+	const char *err, *tag = allow ? "allow-name:" : "deny-name:";
+	size_t skip, len, n = strlen(tag), k = strlen(s);
+	char *text;
+
+	if (pl->nnames == NAMES_MAX)
+		return "too many name rules";
+	form = s[0] == '.' ? NAME_DOMAIN : s[0] == '*' && s[1] == '.' ? NAME_UNDER : NAME_EXACT;
+	skip = form == NAME_DOMAIN ? 1 : form == NAME_UNDER ? 2 : 0;
+	if ((err = hostname(s + skip, &len)) != NULL)
+		return err;
+	if (n + k >= NAMEWHY_MAX || pl->nametextlen + n + k + 1 > sizeof pl->nametext)
+		return "too many name rules";	/* cannot be: NAMES_MAX texts of NAMEWHY_MAX fit */
+	text = pl->nametext + pl->nametextlen;
+	memcpy(text, tag, n);
+	memcpy(text + n, s, k + 1);
+	pl->nametextlen += n + k + 1;
+	r->why = text;
+	r->allow = (unsigned char)allow;
+	r->form = (unsigned char)form;
+	r->at = (unsigned short)(n + skip);
+	r->len = (unsigned short)len;
+	pl->nnames++;
+	pl->anyallowname |= allow;
+	return NULL;
+}
+
+/* ASCII letters to lower case; every other byte as it is (no locale). */
+static int
+lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int
+same(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+/* Does the rule match the host (n bytes, no final dot)? On label boundaries only. */
+static int
+matches(const struct namerule *r, const char *host, size_t n)
+{
+	const char *name = r->why + r->at;
+	size_t m = r->len;
+
+	if (n == m)
+		return r->form != NAME_UNDER && same(host, name, m);
+	if (r->form == NAME_EXACT || n < m + 2 || host[n - m - 1] != '.')
+		return 0;
+	return same(host + n - m, name, m);
+}
+
+/*
+ * The name rules for a target host: the first -A or -D rule that matches
+ * decides; a name that none matches is refused when some -A and no -a was
+ * given. An address target is never matched by a name rule.
+ */
+enum policy_name
+policy_name(const struct policy *pl, const char *host, enum host_kind kind, const char **why)
+{
+	size_t i, n = strlen(host);
+
+	if (kind != HOST_NAME)
+		return POLICY_NAME_NONE;
+	if (n > 0 && host[n - 1] == '.')
+		n--;
+	for (i = 0; i < pl->nnames; i++)
+		if (matches(&pl->namerules[i], host, n)) {
+			*why = pl->namerules[i].why;
+			return pl->namerules[i].allow ? POLICY_NAME_ALLOW : POLICY_NAME_DENY;
+		}
+	if (pl->anyallowname && !pl->anyallow) {
+		*why = default_deny;
+		return POLICY_NAME_DENY;
+	}
+	return POLICY_NAME_NONE;
 }

@@ -1,14 +1,14 @@
 #!/usr/bin/env bats
-# libFuzzer over the request parser, the PROXY header parser and the
-# command-line parsers (fuzz/), a few seconds each (FUZZ_CHECK_SECS, default
-# 5), so that every change is fuzzed; make fuzz runs them longer. The repository's corpus (regression
+# libFuzzer over the request parser, the PROXY header parser, the
+# command-line parsers and the name rules (fuzz/), a few seconds each
+# (FUZZ_CHECK_SECS, default 5), so that every change is fuzzed; make fuzz runs them longer. The repository's corpus (regression
 # cases included) is read, never written: new inputs go to a scratch copy in
 # the test's directory. A crash, a leak or a timeout fails the test, and its
 # input is shown.
 
 setup() {
 	cd "$BATS_TEST_DIRNAME/.." || return 1
-	[ -x fuzz/fuzz_parse ] && [ -x fuzz/fuzz_args ] && [ -x fuzz/fuzz_proxyhdr ] ||
+	[ -x fuzz/fuzz_parse ] && [ -x fuzz/fuzz_args ] && [ -x fuzz/fuzz_proxyhdr ] && [ -x fuzz/fuzz_names ] ||
 		skip "fuzzers not built (make fuzz-build needs clang and libclang-rt-14-dev)"
 }
 
@@ -38,6 +38,8 @@ fuzz() {
 	[ "$status" -eq 0 ] || { printf '%s\n' "$output" | tail -30; return 1; }
 	run fuzz/fuzz_proxyhdr -runs=0 fuzz/corpus/proxyhdr
 	[ "$status" -eq 0 ] || { printf '%s\n' "$output" | tail -30; return 1; }
+	run fuzz/fuzz_names -runs=0 fuzz/corpus/names
+	[ "$status" -eq 0 ] || { printf '%s\n' "$output" | tail -30; return 1; }
 }
 
 @test "the request parser survives a short libFuzzer run (split reads, log escaping checked)" {
@@ -50,4 +52,8 @@ fuzz() {
 
 @test "the PROXY header parser survives a short libFuzzer run (every prefix, valid headers built and split)" {
 	fuzz fuzz_proxyhdr
+}
+
+@test "the -A/-D pattern parser and the name matcher survive a short libFuzzer run against a label-list reference" {
+	fuzz fuzz_names
 }

@@ -15,7 +15,7 @@ TESTDIR=$BATS_TEST_DIRNAME
 CONNECTD=${CONNECTD:-$(cd "$TESTDIR/.." && pwd)/connectd}
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 HARNESS=$TESTDIR/harness.py
-USAGE='usage: connectd [-46] [-a cidr] [-d cidr] [-b address] [-c secs] [-e msecs] [-H cidr] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] [-t secs] [-u user] [portspec ...]'
+USAGE='usage: connectd [-46] [-a cidr] [-d cidr] [-A name] [-D name] [-b address] [-c secs] [-e msecs] [-H cidr] [-i secs] [-l auto|stderr|syslog] [-P checker] [-r realm] [-t secs] [-u user] [portspec ...]'
 OK200=$'HTTP/1.1 200 Connection established\r\n\r\n'
 
 # need CMD...: skip the test unless every command is installed.

@@ -328,20 +328,20 @@ dropped() {
 }
 
 @test "-H takes the networks of -a: a bad one, or a 17th, is a usage error that names it" {
-	run "$CONNECTD" -H 10.0.0.0/33 </dev/null
+	run "$CONNECTD" -l stderr -H 10.0.0.0/33 </dev/null
 	[ "$status" -eq 100 ]
 	[ "$output" = "connectd: -H: bad address or network: 10.0.0.0/33" ]
-	run "$CONNECTD" -H example.com </dev/null
+	run "$CONNECTD" -l stderr -H example.com </dev/null
 	[ "$status" -eq 100 ]
 	[ "$output" = "connectd: -H: bad address or network: example.com" ]
 	local args=() i
 	for i in $(seq 1 17); do
 		args+=(-H "10.0.$i.0/24")
 	done
-	run "$CONNECTD" "${args[@]}" </dev/null
+	run "$CONNECTD" -l stderr "${args[@]}" </dev/null
 	[ "$status" -eq 100 ]
 	[ "$output" = "connectd: -H: too many networks: 10.0.17.0/24" ]
-	run "$CONNECTD" -H
+	run "$CONNECTD" -l stderr -H
 	[ "$status" -eq 100 ]
 	[ "$output" = "connectd: -H: needs an argument; $USAGE" ]
 }
