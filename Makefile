@@ -10,8 +10,8 @@ WERROR =
 WARN = -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra $(WERROR)
 ALL_CFLAGS = $(WARN) $(CFLAGS)
 
-SRCS = connectd.c auth.c parse.c policy.c proxyhdr.c relay.c net.c log.c sandbox.c
-HDRS = auth.h connectd.h log.h net.h parse.h policy.h proxyhdr.h relay.h sandbox.h
+SRCS = connectd.c auth.c number.c parse.c policy.c proxyhdr.c relay.c net.c log.c sandbox.c
+HDRS = auth.h connectd.h log.h net.h number.h parse.h policy.h proxyhdr.h relay.h sandbox.h
 OBJS = $(SRCS:.c=.o)
 UNITS = test/unit_auth test/unit_parse test/unit_policy test/unit_proxyhdr test/unit_names test/unit_sandbox
 
@@ -41,11 +41,12 @@ $(OBJS): .cflags
 	@echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS)' >$@
 FORCE:
 
-connectd.o: connectd.c auth.h connectd.h log.h net.h parse.h policy.h proxyhdr.h relay.h sandbox.h
+connectd.o: connectd.c auth.h connectd.h log.h net.h number.h parse.h policy.h proxyhdr.h relay.h sandbox.h
 auth.o: auth.c auth.h connectd.h net.h
-parse.o: parse.c parse.h connectd.h
-policy.o: policy.c policy.h parse.h connectd.h
-proxyhdr.o: proxyhdr.c proxyhdr.h policy.h parse.h connectd.h
+number.o: number.c number.h
+parse.o: parse.c parse.h number.h connectd.h
+policy.o: policy.c policy.h number.h connectd.h
+proxyhdr.o: proxyhdr.c proxyhdr.h policy.h number.h connectd.h
 relay.o: relay.c relay.h net.h connectd.h
 net.o: net.c net.h connectd.h
 log.o: log.c log.h net.h connectd.h
@@ -54,17 +55,17 @@ sandbox.o: sandbox.c sandbox.h
 test/unit_auth: test/unit_auth.c test/unit.h auth.o net.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_auth.c auth.o net.o
 
-test/unit_parse: test/unit_parse.c test/unit.h parse.o
-	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_parse.c parse.o
+test/unit_parse: test/unit_parse.c test/unit.h parse.o number.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_parse.c parse.o number.o
 
-test/unit_policy: test/unit_policy.c test/unit.h policy.o parse.o
-	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_policy.c policy.o parse.o
+test/unit_policy: test/unit_policy.c test/unit.h policy.o number.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_policy.c policy.o number.o
 
-test/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.o policy.o parse.o
-	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_proxyhdr.c proxyhdr.o policy.o parse.o
+test/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.o policy.o number.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_proxyhdr.c proxyhdr.o policy.o number.o
 
-test/unit_names: test/unit_names.c test/unit.h policy.h parse.h connectd.h policy.o parse.o
-	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_names.c policy.o parse.o
+test/unit_names: test/unit_names.c test/unit.h policy.h parse.h connectd.h policy.o parse.o number.o
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_names.c policy.o parse.o number.o
 
 test/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.o
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.o
@@ -86,14 +87,14 @@ san/connectd: $(SRCS) $(HDRS) test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -o $@ $(SRCS) test/sanopts.c
 san/unit_auth: test/unit_auth.c test/unit.h auth.c auth.h net.c net.h connectd.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_auth.c auth.c net.c test/sanopts.c
-san/unit_parse: test/unit_parse.c test/unit.h parse.c parse.h connectd.h test/sanopts.c | san
-	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_parse.c parse.c test/sanopts.c
-san/unit_policy: test/unit_policy.c test/unit.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
-	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_policy.c policy.c parse.c test/sanopts.c
-san/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.c proxyhdr.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
-	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_proxyhdr.c proxyhdr.c policy.c parse.c test/sanopts.c
-san/unit_names: test/unit_names.c test/unit.h policy.c policy.h parse.c parse.h connectd.h test/sanopts.c | san
-	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_names.c policy.c parse.c test/sanopts.c
+san/unit_parse: test/unit_parse.c test/unit.h parse.c parse.h number.c number.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_parse.c parse.c number.c test/sanopts.c
+san/unit_policy: test/unit_policy.c test/unit.h policy.c policy.h number.c number.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_policy.c policy.c number.c test/sanopts.c
+san/unit_proxyhdr: test/unit_proxyhdr.c test/unit.h proxyhdr.c proxyhdr.h policy.c policy.h number.c number.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_proxyhdr.c proxyhdr.c policy.c number.c test/sanopts.c
+san/unit_names: test/unit_names.c test/unit.h policy.c policy.h parse.c parse.h number.c number.h connectd.h test/sanopts.c | san
+	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_names.c policy.c parse.c number.c test/sanopts.c
 san/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.c sandbox.h test/sanopts.c | san
 	$(CLANG) $(SAN_CFLAGS) -I. -o $@ test/unit_sandbox.c sandbox.c test/sanopts.c
 sanitize: san/connectd $(SAN_UNITS)
@@ -116,14 +117,14 @@ m32/unit_sandbox: test/unit_sandbox.c test/unit.h sandbox.c sandbox.h | m32
 	$(CC) $(M32_CFLAGS) -I. $(LDFLAGS) -o $@ test/unit_sandbox.c sandbox.c
 m32-build: m32/connectd m32/unit_sandbox
 
-fuzz/fuzz_parse: fuzz/fuzz_parse.c parse.c parse.h log.c log.h net.c net.h connectd.h
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parse.c parse.c log.c net.c
-fuzz/fuzz_args: fuzz/fuzz_args.c policy.c policy.h parse.c parse.h connectd.h
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_args.c policy.c parse.c
-fuzz/fuzz_proxyhdr: fuzz/fuzz_proxyhdr.c proxyhdr.c proxyhdr.h policy.h parse.c parse.h connectd.h
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_proxyhdr.c proxyhdr.c parse.c
-fuzz/fuzz_names: fuzz/fuzz_names.c policy.c policy.h parse.c parse.h connectd.h
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_names.c policy.c parse.c
+fuzz/fuzz_parse: fuzz/fuzz_parse.c parse.c parse.h number.c number.h log.c log.h net.c net.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parse.c parse.c number.c log.c net.c
+fuzz/fuzz_args: fuzz/fuzz_args.c policy.c policy.h number.c number.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_args.c policy.c number.c
+fuzz/fuzz_proxyhdr: fuzz/fuzz_proxyhdr.c proxyhdr.c proxyhdr.h policy.h number.c number.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_proxyhdr.c proxyhdr.c number.c
+fuzz/fuzz_names: fuzz/fuzz_names.c policy.c policy.h parse.c parse.h number.c number.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_names.c policy.c parse.c number.c
 fuzz-build: $(FUZZERS)
 
 # Each fuzzer for FUZZ_SECS seconds on a scratch copy of its corpus (fuzz/out).

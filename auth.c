@@ -242,7 +242,7 @@ closefrom4(void)
  * /dev/null, 3 the credentials, no other; then the checker, with connectd's
  * environment and one argument. Never returns.
  */
-static void
+_Noreturn static void
 run(const char *checker, int in, int err, pid_t parent)
 {
 	char *argv[] = { (char *)checker, (char *)CHECK_NEXT, NULL };

@@ -20,6 +20,7 @@
 #include "connectd.h"
 #include "log.h"
 #include "net.h"
+#include "number.h"
 #include "parse.h"
 #include "policy.h"
 #include "proxyhdr.h"
@@ -44,6 +45,13 @@ struct config {
 	int stderr_ok;			/* a checker may have descriptor 2 */
 	struct cidr balancers[BALANCERS_MAX];	/* -H: who may send a PROXY header */
 	size_t nbalancers;
+};
+
+/* A refusal that a step of the request decided, for main to send. */
+struct verdict {
+	enum status st;
+	const char *type, *why;		/* the Proxy-Status error and details */
+	char more[sizeof " addr= rule=" + ADDRTEXT_MAX + NAMEWHY_MAX];	/* more log fields */
 };
 
 /* Everything one request needs to be answered and logged. */
@@ -74,7 +82,7 @@ static const char *const reason[] = {
 };
 
 /* An unknown option or a missing argument: one line, naming it, with the usage. */
-static void
+_Noreturn static void
 usage(int opt, const char *why)
 {
 	log_line("connectd: -%c: %s; %s", opt, why, USAGE);
@@ -82,7 +90,7 @@ usage(int opt, const char *why)
 }
 
 /* A bad argument: one line naming it, exit 100. */
-static void
+_Noreturn static void
 bad(const char *what, const char *why, const char *arg)
 {
 	char text[LOGFIELD_SIZE];
@@ -98,7 +106,7 @@ seconds(const char *opt, const char *s, unsigned long min, unsigned long max)
 	unsigned long v;
 	char why[64];
 
-	if (parse_number(s, strlen(s), max, &v) == -1 || v < min) {
+	if (number_parse(s, strlen(s), max, &v) == -1 || v < min) {
 		(void)snprintf(why, sizeof why, "not a number of seconds in %lu..%lu", min, max);
 		bad(opt, why, s);
 	}
@@ -112,7 +120,7 @@ msecs(const char *s)
 	unsigned long v;
 	char why[64];
 
-	if (parse_number(s, strlen(s), DELAY_MAX, &v) == -1 || (v > 0 && v < DELAY_MIN)) {
+	if (number_parse(s, strlen(s), DELAY_MAX, &v) == -1 || (v > 0 && v < DELAY_MIN)) {
 		(void)snprintf(why, sizeof why, "not 0 or a number of milliseconds in %d..%d",
 		    DELAY_MIN, DELAY_MAX);
 		bad("-e", why, s);
@@ -204,7 +212,6 @@ options(int argc, char **argv, struct config *cf)
 			break;
 		case ':':
 			usage(optopt, "needs an argument");
-			break;
 		default:
 			usage(optopt, "unknown option");
 		}
@@ -383,7 +390,7 @@ interrupted(const struct session *s)
 }
 
 /* A complete answer, a log line, the exit. Request bytes are never echoed. */
-static void
+_Noreturn static void
 refuse(struct session *s, enum status st, const char *type, const char *why, const char *more)
 {
 	const char *field = st == ST_METHOD ? "Allow: CONNECT\r\n" : st == ST_AUTH ? s->challenge : "";
@@ -441,7 +448,7 @@ head(struct session *s, long long deadline)
 }
 
 /* No trusted balancer, or no valid header from it: no one to answer; close. */
-static void
+_Noreturn static void
 unproxied(struct session *s, const char *type)
 {
 	log_line("client=%s target=%s status=- error=%s", s->client, s->target, type);
@@ -461,7 +468,7 @@ proxied(struct session *s, const struct config *cf, long long deadline)
 	struct sockaddr_storage bal;
 	struct proxyhdr ph;
 	enum proxyhdr_status st;
-	char src[80], via[80];
+	char src[ADDRTEXT_MAX], via[ADDRTEXT_MAX];
 
 	if (!peer(&bal) || !proxyhdr_trusted(cf->balancers, cf->nbalancers, (struct sockaddr *)&bal))
 		unproxied(s, "proxy_peer_untrusted");
@@ -480,23 +487,35 @@ proxied(struct session *s, const struct config *cf, long long deadline)
 	(void)snprintf(s->client, sizeof s->client, "%s via=%s", src, via);
 }
 
+/* A refusal for main to send: -1. */
+static int
+deny(struct verdict *v, enum status st, const char *type, const char *why)
+{
+	v->st = st;
+	v->type = type;
+	v->why = why;
+	v->more[0] = '\0';
+	return -1;
+}
+
 /*
- * With -P: credentials that the checker accepts, or 407; 500 when the checker
- * fails. Their text in the head is wiped once decoded, the decoded password
- * once the checker has it. The user name is logged from here on.
+ * With -P: 0 for credentials that the checker accepts, or -1 and a 407 (a 400
+ * for two fields; a 500 when the checker fails). Their text in the head is
+ * wiped once decoded, the decoded password once the checker has it. The user
+ * name is logged from here on.
  */
-static void
-authenticate(struct session *s, const struct config *cf)
+static int
+authenticate(struct session *s, const struct config *cf, struct verdict *v)
 {
 	static struct credentials c;
 	char name[LOGFIELD_SIZE], why[128];
 	const char *err;
-	enum auth_verdict v;
+	enum auth_verdict av;
 
 	if (s->rq.nauth > 1)
-		refuse(s, ST_BAD, "http_request_error", "two Proxy-Authorization fields", "");
+		return deny(v, ST_BAD, "http_request_error", "two Proxy-Authorization fields");
 	if (s->rq.nauth == 0)
-		refuse(s, ST_AUTH, "http_request_denied", "credentials required", "");
+		return deny(v, ST_AUTH, "http_request_denied", "credentials required");
 	err = auth_basic(s->rq.auth, s->rq.authlen, &c);
 	explicit_bzero(s->buf + (s->rq.auth - s->buf), s->rq.authlen);
 	if (c.userlen > 0) {
@@ -505,35 +524,35 @@ authenticate(struct session *s, const struct config *cf)
 	}
 	if (err != NULL) {
 		explicit_bzero(&c, sizeof c);
-		refuse(s, ST_AUTH, "http_request_denied", err, "");
+		return deny(v, ST_AUTH, "http_request_denied", err);
 	}
-	v = auth_check(cf->checker, &c, cf->connect, cf->stderr_ok, why, sizeof why);
+	av = auth_check(cf->checker, &c, cf->connect, cf->stderr_ok, why, sizeof why);
 	interrupted(s);
-	switch (v) {
-	case AUTH_ACCEPTED:
-		return;
-	case AUTH_REJECTED:
-		refuse(s, ST_AUTH, "http_request_denied", "credentials rejected", "");
-		break;
-	case AUTH_FAILED:
+	if (av == AUTH_REJECTED)
+		return deny(v, ST_AUTH, "http_request_denied", "credentials rejected");
+	if (av == AUTH_FAILED) {
 		log_line("connectd: -P: %s", why);
-		refuse(s, ST_INTERNAL, "proxy_internal_error", "credential check failed", "");
+		return deny(v, ST_INTERNAL, "proxy_internal_error", "credential check failed");
 	}
+	return 0;
 }
 
-/* The name rules, before any lookup: 403 for a name they refuse; 1 when an -A rule allowed it. */
+/*
+ * The name rules, before any lookup: -1 and a 403 for a name they refuse;
+ * else 0, and *opened when an -A rule allowed it.
+ */
 static int
-names(struct session *s, const struct policy *pl)
+names(const struct session *s, const struct policy *pl, int *opened, struct verdict *v)
 {
 	const char *why;
-	char more[sizeof " rule=" + NAMEWHY_MAX];
-	enum policy_name v = policy_name(pl, s->rq.host, s->rq.kind, &why);
+	enum policy_name pn = policy_name(pl, s->rq.host, s->rq.kind == HOST_NAME, &why);
 
-	if (v == POLICY_NAME_DENY) {
-		(void)snprintf(more, sizeof more, " rule=%s", why);
-		refuse(s, ST_FORBIDDEN, "http_request_denied", "host name not allowed", more);
-	}
-	return v == POLICY_NAME_ALLOW;
+	*opened = pn == POLICY_NAME_ALLOW;
+	if (pn != POLICY_NAME_DENY)
+		return 0;
+	(void)deny(v, ST_FORBIDDEN, "http_request_denied", "host name not allowed");
+	(void)snprintf(v->more, sizeof v->more, " rule=%s", why);
+	return -1;
 }
 
 
@@ -556,35 +575,38 @@ allowed_named(const struct sockaddr *sa, const void *pl)
 
 /*
  * Resolve once, judge every address (opened: the name was allowed by an -A
- * rule), keep the first ADDRS_MAX that the rules allow; 403 naming the first
- * denied one when none is left.
+ * rule), keep the first ADDRS_MAX that the rules allow: 0; or -1 and a 502 or
+ * 504 when the name does not resolve, a 403 naming the first denied address
+ * when none is left.
  */
-static void
-targets(struct session *s, const struct config *cf, int opened, long long deadline,
-    struct addrs *ok)
+static int
+targets(const struct session *s, const struct config *cf, int opened, long long deadline,
+    struct addrs *ok, struct verdict *v)
 {
 	const struct query q = { s->rq.host, s->rq.port, cf->policy.family,
 	    opened ? allowed_named : allowed, &cf->policy };
+	const struct sockaddr *refused = (const struct sockaddr *)&ok->refused;
 	struct sockaddr_storage ss;
 	struct neterr e;
-	const char *why;
-	char addr[80], more[256];
+	const char *why = "-";
+	char addr[ADDRTEXT_MAX];
 
 	ok->n = ok->nrefused = 0;
 	if (s->rq.kind != HOST_NAME) {
 		(void)net_numeric(s->rq.host, s->rq.port, &ss);
 		net_add(&q, (const struct sockaddr *)&ss, ok);
-	} else if (net_resolve(&q, deadline, ok, &e) == -1) {
-		interrupted(s);
-		refuse(s, e.status, e.type, "name resolution failed", "");
-	}
+	} else if (net_resolve(&q, deadline, ok, &e) == -1)
+		return deny(v, e.status, e.type, "name resolution failed");
 	if (ok->n > 0)
-		return;
-	(void)(opened ? policy_check_named : policy_check)(&cf->policy,
-	    (const struct sockaddr *)&ok->refused, &why);
-	net_format((const struct sockaddr *)&ok->refused, addr, sizeof addr);
-	(void)snprintf(more, sizeof more, " addr=%s rule=%s", addr, why);
-	refuse(s, ST_FORBIDDEN, "destination_ip_prohibited", "destination address denied", more);
+		return 0;
+	if (opened)
+		(void)policy_check_named(&cf->policy, refused, &why);
+	else
+		(void)policy_check(&cf->policy, refused, &why);
+	net_format(refused, addr, sizeof addr);
+	(void)deny(v, ST_FORBIDDEN, "destination_ip_prohibited", "destination address denied");
+	(void)snprintf(v->more, sizeof v->more, " addr=%s rule=%s", addr, why);
+	return -1;
 }
 
 int
@@ -599,11 +621,14 @@ main(int argc, char **argv)
 	socklen_t plen = sizeof peer, llen = sizeof local;
 	struct addrs as;
 	struct neterr e;
+	struct verdict v;
 	enum status st;
 	enum relay_end end;
-	long long start = net_now(), deadline, opened;
-	int named;
-	char addr[80];
+	long long begun = net_now();	/* -t counts from here */
+	long long headby, connectby;	/* the deadlines of -t and -c */
+	long long since, ms;		/* when the tunnel opened; how long it ran */
+	int opened;			/* an -A rule allowed the name */
+	char addr[ADDRTEXT_MAX];
 
 	descriptors();
 	net_catch();
@@ -617,24 +642,28 @@ main(int argc, char **argv)
 	(void)snprintf(s.target, sizeof s.target, "-");
 	s.challenge = cf.challenge;
 
-	deadline = start + (long long)cf.head * 1000;
+	headby = begun + (long long)cf.head * 1000;
 	if (cf.nbalancers > 0)
-		proxied(&s, &cf, deadline);
-	st = head(&s, deadline);
+		proxied(&s, &cf, headby);
+	st = head(&s, headby);
 	if (s.rq.targetlen > 0)
 		log_escape(s.target, sizeof s.target, s.rq.target, s.rq.targetlen);
 	interrupted(&s);
 	if (st != ST_OK)
 		refuse(&s, st, "http_request_error", s.rq.why, "");
-	if (cf.checker != NULL)
-		authenticate(&s, &cf);
+	if (cf.checker != NULL && authenticate(&s, &cf, &v) == -1)
+		refuse(&s, v.st, v.type, v.why, v.more);
 	if (!policy_port(&cf.policy, s.rq.port))
 		refuse(&s, ST_FORBIDDEN, "http_request_denied", "port not allowed", "");
-	named = names(&s, &cf.policy);
+	if (names(&s, &cf.policy, &opened, &v) == -1)
+		refuse(&s, v.st, v.type, v.why, v.more);
 
-	start = net_now() + (long long)cf.connect * 1000;
-	targets(&s, &cf, named, start, &as);
-	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, start, cf.delay, &e)) == -1) {
+	connectby = net_now() + (long long)cf.connect * 1000;
+	if (targets(&s, &cf, opened, connectby, &as, &v) == -1) {
+		interrupted(&s);
+		refuse(&s, v.st, v.type, v.why, v.more);
+	}
+	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, connectby, cf.delay, &e)) == -1) {
 		interrupted(&s);
 		refuse(&s, e.status, e.type, "connection failed", "");
 	}
@@ -651,11 +680,11 @@ main(int argc, char **argv)
 		log_line("connectd: cannot enter the sandbox: %s", strerror(errno));
 		refuse(&s, ST_BADGATEWAY, "proxy_internal_error", "sandbox failed", "");
 	}
-	opened = net_now();
+	since = net_now();
 	end = writeall(1, ok, sizeof ok - 1) == -1 ? END_RESET :
 	    relay_run(&rl, s.buf + s.off + s.rq.headlen, s.len - s.off - s.rq.headlen);
-	opened = net_now() - opened;
+	ms = net_now() - since;
 	log_line("client=%s%s target=%s status=200 up=%llu down=%llu secs=%lld.%03lld end=%s",
-	    s.client, s.user, s.target, rl.up, rl.down, opened / 1000, opened % 1000, relay_endname[end]);
+	    s.client, s.user, s.target, rl.up, rl.down, ms / 1000, ms % 1000, relay_endname[end]);
 	return end == END_EOF || end == END_IDLE ? EXIT_DONE : EXIT_TEMP;
 }

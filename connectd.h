@@ -13,6 +13,7 @@
 #define PATTERN_MAX	(2 + HOST_MAX + 1)	/* -A, -D: "*." and a name with a final dot */
 #define ADDRS_MAX	16	/* allowed addresses of one name that are tried (all are judged) */
 #define LOGTEXT_MAX	255	/* client bytes in a log field before it is cut */
+#define ADDRTEXT_MAX	64	/* an address and port as text: "[v6]:65535" and its NUL */
 #define LOGFIELD_SIZE	(4 * LOGTEXT_MAX + 8)	/* such a field escaped: 4 a byte, "...", NUL */
 #define LINGER_SECS	2	/* reading what a refused client still sends */
 #define CHECK_INPUT	512	/* bytes on a checker's descriptor 3 (the checkpassword interface) */

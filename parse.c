@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "number.h"
 #include "parse.h"
 
 enum { LINE_MORE, LINE_OK, LINE_BAD };
@@ -17,26 +18,6 @@ fail(struct request *rq, enum status st, const char *why)
 {
 	rq->why = why;
 	return st;
-}
-
-/* Digits only, over the whole string, no more than max. */
-int
-parse_number(const char *s, size_t n, unsigned long max, unsigned long *v)
-{
-	unsigned long x = 0;
-	size_t i;
-
-	if (n == 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (x > (max - (unsigned long)(s[i] - '0')) / 10)
-			return -1;
-		x = x * 10 + (unsigned long)(s[i] - '0');
-	}
-	*v = x;
-	return 0;
 }
 
 /* RFC 9110 s5.6.2 tchar */
@@ -90,7 +71,7 @@ dotquad(const char *s, size_t n)
 		for (j = i; j < n && s[j] != '.'; j++)
 			;
 		if (j - i > 3 || (j - i > 1 && s[i] == '0') ||
-		    parse_number(s + i, j - i, 255, &v) == -1)
+		    number_parse(s + i, j - i, 255, &v) == -1)
 			return 0;
 		parts++;
 		i = j + 1;
@@ -182,7 +163,7 @@ hostport(struct request *rq, const char *s, size_t n)
 	}
 	colon++;
 	if ((size_t)(s + n - colon) > 5 ||
-	    parse_number(colon, (size_t)(s + n - colon), 65535, &port) == -1 || port == 0)
+	    number_parse(colon, (size_t)(s + n - colon), 65535, &port) == -1 || port == 0)
 		return fail(rq, ST_BAD, "malformed target port");
 	rq->port = (unsigned)port;
 	return ST_OK;

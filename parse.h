@@ -23,6 +23,5 @@ struct request {
 };
 
 enum status	parse_request(const char *, size_t, struct request *);
-int		parse_number(const char *, size_t, unsigned long, unsigned long *);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "parse.h"
+#include "number.h"
 #include "policy.h"
 
 enum { NOMATCH, ALLOW, DENY };
@@ -40,8 +40,8 @@ policy_add_ports(struct policy *pl, const char *s)
 
 	if (pl->nports == PORTS_MAX)
 		return "too many port specs";
-	if (parse_number(s, dash ? (size_t)(dash - s) : n, 65535, &lo) == -1 ||
-	    (dash && parse_number(dash + 1, n - (size_t)(dash - s) - 1, 65535, &hi) == -1))
+	if (number_parse(s, dash ? (size_t)(dash - s) : n, 65535, &lo) == -1 ||
+	    (dash && number_parse(dash + 1, n - (size_t)(dash - s) - 1, 65535, &hi) == -1))
 		return "not a port or range N-M of 1..65535";
 	if (!dash)
 		hi = lo;
@@ -79,7 +79,7 @@ cidr(const char *s, struct cidr *c)
 	if (inet_pton(c->family, text, c->addr) != 1)
 		return -1;
 	prefix = c->family == AF_INET ? 32 : 128;
-	if (slash && parse_number(slash + 1, strlen(slash + 1), prefix, &prefix) == -1)
+	if (slash && number_parse(slash + 1, strlen(slash + 1), prefix, &prefix) == -1)
 		return -1;
 	c->prefix = (unsigned)prefix;
 	return 0;
@@ -343,14 +343,14 @@ matches(const struct namerule *r, const char *host, size_t n)
 /*
  * The name rules for a target host: the first -A or -D rule that matches
  * decides; a name that none matches is refused when some -A and no -a was
- * given. An address target is never matched by a name rule.
+ * given. An address target (isname 0) is never matched by a name rule.
  */
 enum policy_name
-policy_name(const struct policy *pl, const char *host, enum host_kind kind, const char **why)
+policy_name(const struct policy *pl, const char *host, int isname, const char **why)
 {
 	size_t i, n = strlen(host);
 
-	if (kind != HOST_NAME)
+	if (!isname)
 		return POLICY_NAME_NONE;
 	if (n > 0 && host[n - 1] == '.')
 		n--;

@@ -6,7 +6,6 @@
 #include <stddef.h>
 
 #include "connectd.h"
-#include "parse.h"
 
 struct portrange {
 	unsigned lo, hi;
@@ -69,7 +68,7 @@ const char	*policy_add_rule(struct policy *, int, const char *);
 int		 policy_port(const struct policy *, unsigned);
 int		 policy_check(const struct policy *, const struct sockaddr *, const char **);
 const char	*policy_add_name(struct policy *, int, const char *);
-enum policy_name policy_name(const struct policy *, const char *, enum host_kind, const char **);
+enum policy_name policy_name(const struct policy *, const char *, int, const char **);
 int		 policy_check_named(const struct policy *, const struct sockaddr *, const char **);
 
 #endif

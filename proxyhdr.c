@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "parse.h"
+#include "number.h"
 #include "proxyhdr.h"
 
 #define V1_SIG		"PROXY"
@@ -69,7 +69,7 @@ port(const char *s, size_t n, unsigned *v)
 {
 	unsigned long x;
 
-	if (n == 0 || n > 5 || (n > 1 && s[0] == '0') || parse_number(s, n, 65535, &x) == -1)
+	if (n == 0 || n > 5 || (n > 1 && s[0] == '0') || number_parse(s, n, 65535, &x) == -1)
 		return -1;
 	*v = (unsigned)x;
 	return 0;

@@ -4,7 +4,7 @@
  *
  * The input is lines: each is one argument, in a buffer of exactly its
  * length plus the NUL, given to policy_add_ports, to policy_add_rule (as -a
- * or -d by its length) and to parse_number. Each answer is compared with a
+ * or -d by its length) and to number_parse. Each answer is compared with a
  * reference written from the rules that connectd.8 states, independently of
  * policy.c: digits only, ranges, N <= M, "address[/prefix]" by inet_pton.
  * Then addresses made of the input's bytes (IPv4, IPv6, and IPv6 carrying
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parse.h"
+#include "number.h"
 #include "policy.h"
 
 #define CHECK(c)	do { if (!(c)) __builtin_trap(); } while (0)
@@ -327,7 +327,7 @@ argument(struct policy *pl, const char *arg, size_t n)
 
 	for (i = 0; i < sizeof maxes / sizeof maxes[0]; i++) {
 		ok = ref_number(arg, n, maxes[i], &w);
-		CHECK((parse_number(arg, n, maxes[i], &v) == 0) == ok);
+		CHECK((number_parse(arg, n, maxes[i], &v) == 0) == ok);
 		CHECK(!ok || v == w);
 	}
 }

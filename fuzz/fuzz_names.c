@@ -174,7 +174,7 @@ judge(const struct policy *pl, const char *host, size_t n)
 	k = snprintf(req, sizeof req, "CONNECT %.*s:443 HTTP/1.0\r\n\r\n", (int)n, host);
 	if (k < 0 || (size_t)k >= sizeof req || parse_request(req, (size_t)k, &rq) != ST_OK)
 		return;
-	v = policy_name(pl, rq.host, rq.kind, &why);
+	v = policy_name(pl, rq.host, rq.kind == HOST_NAME, &why);
 	if (rq.kind != HOST_NAME) {
 		CHECK(v == POLICY_NAME_NONE && why == NULL);
 		return;

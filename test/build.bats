@@ -10,7 +10,7 @@ build_with() {
 	local dir="$BATS_TEST_TMPDIR/$1"
 	mkdir -p "$dir"
 	cp ./*.c ./*.h Makefile "$dir"/
-	(cd "$dir" && make CC="$1" WERROR=-Werror connectd 2>&1)
+	(cd "$dir" && make CC="$1" WERROR=-Werror CFLAGS="${CFLAGS:--O2 -g}" connectd 2>&1)
 }
 
 @test "warnings are errors in make check and the sanitizer build, not in a plain make or make install" {
@@ -44,9 +44,9 @@ build_with() {
 	[ -x "$BATS_TEST_TMPDIR/gcc/connectd" ]
 }
 
-@test "connectd builds with clang under -Wall -Wextra -Werror and prints no warning" {
+@test "connectd builds with clang under -Wall -Wextra -Werror and prints no warning, every exit marked _Noreturn" {
 	command -v clang >/dev/null || skip "clang is not installed (apt-get install clang)"
-	run build_with clang
+	CFLAGS="-O2 -g -Wmissing-noreturn" run build_with clang
 	[ "$status" -eq 0 ]
 	[[ "$output" != *warning* ]]
 	[ -x "$BATS_TEST_TMPDIR/clang/connectd" ]

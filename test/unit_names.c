@@ -40,7 +40,7 @@ named(const char *spec, const char *host, enum policy_name want, const char *why
 	enum policy_name v;
 
 	rules(spec);
-	v = policy_name(&pl, host, HOST_NAME, &got);
+	v = policy_name(&pl, host, 1, &got);
 	CHECK(v == want && (why == NULL ? v == POLICY_NAME_NONE : got != NULL && strcmp(got, why) == 0),
 	    "[%s] %s: %s by %s (got %s by %s)", spec, host, vname(want), why ? why : "-",
 	    vname(v), v == POLICY_NAME_NONE ? "-" : got);
@@ -175,7 +175,7 @@ limits(void)
 	    strcmp(policy_add_name(&pl, 0, "one.more"), "too many name rules") == 0 &&
 	    pl.nnames == NAMES_MAX, "one more is refused: too many name rules");
 	(void)snprintf(buf, sizeof buf, "H%d.EXAMPLE.", NAMES_MAX - 1);
-	CHECK(policy_name(&pl, buf, HOST_NAME, &why) == POLICY_NAME_ALLOW && why != NULL &&
+	CHECK(policy_name(&pl, buf, 1, &why) == POLICY_NAME_ALLOW && why != NULL &&
 	    strcmp(why, "allow-name:h255.example") == 0, "the last of them matches %s", buf);
 }
 
@@ -267,13 +267,13 @@ addresses(void)
 	const char *why = NULL;
 
 	rules("D:.example A:localhost");
-	CHECK(policy_name(&pl, "127.0.0.1", HOST_V4, &why) == POLICY_NAME_NONE && why == NULL,
+	CHECK(policy_name(&pl, "127.0.0.1", 0, &why) == POLICY_NAME_NONE && why == NULL,
 	    "an IPv4 target is not judged by name rules");
-	CHECK(policy_name(&pl, "::1", HOST_V6, &why) == POLICY_NAME_NONE && why == NULL,
+	CHECK(policy_name(&pl, "::1", 0, &why) == POLICY_NAME_NONE && why == NULL,
 	    "an IPv6 target is not judged by name rules");
-	CHECK(policy_name(&pl, "localhost", HOST_V4, &why) == POLICY_NAME_NONE && why == NULL,
+	CHECK(policy_name(&pl, "localhost", 0, &why) == POLICY_NAME_NONE && why == NULL,
 	    "the kind decides, not the text");
-	CHECK(policy_name(&pl, "www.example", HOST_NAME, &why) == POLICY_NAME_DENY,
+	CHECK(policy_name(&pl, "www.example", 1, &why) == POLICY_NAME_DENY,
 	    "the same rules do judge a name");
 }
 
@@ -356,7 +356,7 @@ parsed(void)
 		    "the request parser refuses the host of request %zu", i);
 	rules("A:.example.com");
 	CHECK(parse_request(ok, strlen(ok), &rq) == ST_OK && rq.kind == HOST_NAME &&
-	    policy_name(&pl, rq.host, rq.kind, &why) == POLICY_NAME_ALLOW,
+	    policy_name(&pl, rq.host, rq.kind == HOST_NAME, &why) == POLICY_NAME_ALLOW,
 	    "a parsed WWW.Example.COM. is matched by .example.com");
 }
 

@@ -1,7 +1,8 @@
-/* parse_request and parse_number over byte arrays: every status and boundary. */
+/* parse_request and number_parse over byte arrays: every status and boundary. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "number.h"
 #include "parse.h"
 #include "unit.h"
 
@@ -263,17 +264,17 @@ numbers(void)
 {
 	unsigned long v = 7;
 
-	CHECK(parse_number("65535", 5, 65535, &v) == 0 && v == 65535, "65535 within 65535");
-	CHECK(parse_number("65536", 5, 65535, &v) == -1, "65536 over 65535");
-	CHECK(parse_number("0", 1, 65535, &v) == 0 && v == 0, "0 is a number");
-	CHECK(parse_number("", 0, 65535, &v) == -1, "the empty string is not");
-	CHECK(parse_number("99999999999999999999999", 23, (unsigned long)-1, &v) == -1,
+	CHECK(number_parse("65535", 5, 65535, &v) == 0 && v == 65535, "65535 within 65535");
+	CHECK(number_parse("65536", 5, 65535, &v) == -1, "65536 over 65535");
+	CHECK(number_parse("0", 1, 65535, &v) == 0 && v == 0, "0 is a number");
+	CHECK(number_parse("", 0, 65535, &v) == -1, "the empty string is not");
+	CHECK(number_parse("99999999999999999999999", 23, (unsigned long)-1, &v) == -1,
 	    "no wrap past the largest unsigned long");
-	CHECK(parse_number("18446744073709551615", 20, (unsigned long)-1, &v) == 0 && v == (unsigned long)-1,
+	CHECK(number_parse("18446744073709551615", 20, (unsigned long)-1, &v) == 0 && v == (unsigned long)-1,
 	    "the largest unsigned long itself");
-	CHECK(parse_number("-1", 2, 65535, &v) == -1 && parse_number(" 1", 2, 65535, &v) == -1 &&
-	    parse_number("1 ", 2, 65535, &v) == -1, "no sign, no spaces");
-	CHECK(parse_number("12", 1, 65535, &v) == 0 && v == 1, "only the length given is read");
+	CHECK(number_parse("-1", 2, 65535, &v) == -1 && number_parse(" 1", 2, 65535, &v) == -1 &&
+	    number_parse("1 ", 2, 65535, &v) == -1, "no sign, no spaces");
+	CHECK(number_parse("12", 1, 65535, &v) == 0 && v == 1, "only the length given is read");
 }
 
 int
