@@ -425,10 +425,11 @@ def table(names, med, why):
 
 def goals(med, why):
     def missing(*keys):
-        for n, f, k in keys:
-            if (n, f, k) not in med:
-                return "not measured (%s %s)" % (n, why.get(n, "gave no figure"))
-        return None
+        """None when every figure is there, else each proxy that lacks one and why."""
+        gone = list(dict.fromkeys(n for n, f, k in keys if (n, f, k) not in med))
+        if not gone:
+            return None
+        return "not measured (%s)" % "; ".join("%s %s" % (n, why.get(n, "gave no figure")) for n in gone)
 
     def goal(text, num, den, limit, at_most=False, also=""):
         out = missing(num, *([den] if den else []))
