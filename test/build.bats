@@ -158,3 +158,10 @@ build_with() {
 		grep -Fxq '(c) the faster build for setups: not measured (connectd-static not built)' <<<"$output"
 	fi
 }
+
+@test "the deterministic stream of the tests and the bench has the right bytes for any window, across each period's end" {
+	run timeout 60 python3 test/common.py check-stream
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "check-stream: 100 windows of 10 starts and 10 lengths, send_stream, stream_sha, stream_mismatch: all right" ]
+}
