@@ -22,12 +22,9 @@ Subcommands, each a short-lived process bounded by its own time limit:
 
 Traffic goes to 127.0.0.0/8 and ::1 only.
 """
-import argparse
-import codecs
 import hashlib
 import http.server
 import os
-import random
 import re
 import shutil
 import signal
@@ -38,47 +35,10 @@ import sys
 import threading
 import time
 
-STREAM_LEN = 1048573            # a prime: period of the deterministic stream
+from common import (Commands, life, send_stream, stop_on_term, stream, stream_sha,
+                    stream_write, syslog_stub, unescape, write_atomic)
+
 SAVE_MAX = 1 << 20              # received bytes kept in files, at most
-_block = None
-
-
-def stream_block():
-    """The deterministic stream's period, doubled so any window is one slice."""
-    global _block
-    if _block is None:
-        b = random.Random(20240601).randbytes(STREAM_LEN)
-        _block = memoryview(b + b)
-    return _block
-
-
-def send_stream(sock, n, h=None, chunk=262144, moved=None):
-    """Send n bytes of the deterministic stream; return bytes sent.
-    With moved (an object with a .moved time), note progress there."""
-    blk = stream_block()
-    sent = 0
-    while sent < n:
-        off = sent % STREAM_LEN
-        m = blk[off:off + min(chunk, n - sent)]
-        k = sock.send(m)
-        if h is not None:
-            h.update(m[:k])
-        if moved is not None:
-            moved.moved = time.monotonic()
-        sent += k
-    return sent
-
-
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def unescape(s):
-    """Python bytes escapes (\\r \\n \\x00 \\\\) in an argument to bytes."""
-    return codecs.escape_decode(s.encode("latin-1"))[0]
 
 
 def fam_host(family):
@@ -91,12 +51,6 @@ def fmt_addr(sa):
     if ":" in sa[0]:
         return "[%s]:%d" % (sa[0], sa[1])
     return "%s:%d" % (sa[0], sa[1])
-
-
-def life(secs):
-    """Bound the whole process: SIGALRM's default action ends it."""
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(int(secs))
 
 
 def wait_path(path, secs):
@@ -665,8 +619,7 @@ def cmd_dns(a):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((a.addr, 53))
     log = open(os.path.join(a.dir, "queries"), "a", buffering=1)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda sg, f: stop.set())
+    stop = stop_on_term()
     s.settimeout(0.05)
     write_atomic(os.path.join(a.dir, "ready"), "1")
     while not stop.is_set():
@@ -691,30 +644,16 @@ def cmd_dns(a):
 # ---------------------------------------------------------------- syslog
 
 def cmd_syslog(a):
-    life(a.life)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    s.bind(a.path)
-    os.chmod(a.path, 0o666)
+    """Each message one line of DIR/messages (a trailing newline dropped)."""
     log = open(os.path.join(a.dir, "messages"), "ab", buffering=0)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda sg, f: stop.set())
-    s.settimeout(0.05)
-    write_atomic(os.path.join(a.dir, "ready"), "1")
-    while not stop.is_set():
-        try:
-            m = s.recv(65536)
-        except (socket.timeout, InterruptedError):
-            continue
-        log.write(m.rstrip(b"\n") + b"\n")
-    return 0
+    return syslog_stub(a.dir, a.path, lambda m: log.write(m.rstrip(b"\n") + b"\n"), a.life)
 
 
 # ---------------------------------------------------------------- http
 
 def cmd_http(a):
     life(a.life)
-    blk = stream_block()
-    body = bytes(blk[:a.size])
+    body = bytes(stream(0, a.size))
     ev = Events(os.path.join(a.dir, "events"))
 
     class H(http.server.BaseHTTPRequestHandler):
@@ -788,10 +727,9 @@ def cmd_checkresp(a):
 # ---------------------------------------------------------------- main
 
 def main():
-    p = argparse.ArgumentParser(prog="harness.py")
-    sub = p.add_subparsers(dest="sub", required=True)
+    c = Commands("harness.py", __doc__)
 
-    q = sub.add_parser("launch")
+    q = c.add("launch", cmd_launch, command=True)
     q.add_argument("--dir", required=True)
     q.add_argument("--family", default="4", choices=("4", "6"))
     q.add_argument("--pipes", action="store_true")
@@ -800,9 +738,8 @@ def main():
     q.add_argument("--env", action="append", default=[])
     q.add_argument("--timeout", type=float, default=60)
     q.add_argument("--accept-timeout", type=float, default=20)
-    q.add_argument("command", nargs=argparse.REMAINDER)
 
-    q = sub.add_parser("target")
+    q = c.add("target", cmd_target)
     q.add_argument("--dir", required=True)
     q.add_argument("--family", default="4", choices=("4", "6"))
     q.add_argument("--addr", help="address to listen on instead of the loopback default")
@@ -821,7 +758,7 @@ def main():
                    help="after --send, never read: hold the connection until stopped")
     q.add_argument("--life", type=float, default=180)
 
-    q = sub.add_parser("client")
+    q = c.add("client", cmd_client)
     q.add_argument("--port", type=int)
     q.add_argument("--port-file")
     q.add_argument("--family", default="4", choices=("4", "6"))
@@ -835,66 +772,44 @@ def main():
                    help="give up when no byte moved either way for this long")
     q.add_argument("steps", nargs="*")
 
-    q = sub.add_parser("dns")
+    q = c.add("dns", cmd_dns)
     q.add_argument("--dir", required=True)
     q.add_argument("--addr", required=True)
     q.add_argument("--mode", default="nxdomain", choices=("nxdomain", "silent"))
     q.add_argument("--life", type=float, default=120)
 
-    q = sub.add_parser("syslog")
+    q = c.add("syslog", cmd_syslog)
     q.add_argument("--dir", required=True)
     q.add_argument("--path", required=True)
     q.add_argument("--life", type=float, default=120)
 
-    q = sub.add_parser("http")
+    q = c.add("http", cmd_http)
     q.add_argument("--dir", required=True)
     q.add_argument("--family", default="4", choices=("4", "6"))
     q.add_argument("--size", type=int, default=100000)
     q.add_argument("--life", type=float, default=120)
 
-    q = sub.add_parser("checkresp")
+    q = c.add("checkresp", cmd_checkresp)
     q.add_argument("file")
     q.add_argument("code")
     q.add_argument("error")
 
-    q = sub.add_parser("streamsha")
+    q = c.add("streamsha", cmd_streamsha)
     q.add_argument("n", type=int)
 
-    q = sub.add_parser("streamcat")
+    q = c.add("streamcat", cmd_streamcat)
     q.add_argument("n", type=int)
 
-    a = p.parse_args()
-    if a.sub == "launch":
-        if a.command and a.command[0] == "--":
-            a.command = a.command[1:]
-        if not a.command:
-            p.error("launch: no command")
-    return {"launch": cmd_launch, "target": cmd_target, "client": cmd_client,
-            "dns": cmd_dns, "syslog": cmd_syslog, "http": cmd_http, "checkresp": cmd_checkresp,
-            "streamsha": cmd_streamsha, "streamcat": cmd_streamcat}[a.sub](a)
+    return c.run()
 
 
 def cmd_streamsha(a):
-    h = hashlib.sha256()
-    blk = stream_block()
-    n = a.n
-    while n > 0:
-        k = min(n, STREAM_LEN)
-        h.update(blk[:k])
-        n -= k
-    print(h.hexdigest())
+    print(stream_sha(a.n))
     return 0
 
 
 def cmd_streamcat(a):
-    blk = stream_block()
-    n = a.n
-    out = sys.stdout.buffer
-    while n > 0:
-        k = min(n, STREAM_LEN)
-        out.write(blk[:k])
-        n -= k
-    out.flush()
+    stream_write(sys.stdout.buffer, a.n)
     return 0
 
 
