@@ -490,114 +490,192 @@ class ClientReader:
         self.eof.set()
 
 
-def cmd_client(a):
-    life(a.timeout + 30)
-    fam, host = fam_host(a.family)
-    port = a.port
-    if a.port_file:
-        wait_path(a.port_file, 10)
-        port = int(open(a.port_file).read())
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect((host, port))
-    s.settimeout(a.stall if a.stall < 1e8 else None)
-    t0 = time.monotonic()
-    deadline = t0 + a.timeout
-    info = {"local": fmt_addr(s.getsockname())}
-    write_atomic(a.info + ".local", info["local"])
-    r = ClientReader(s, t0)
-    rt = None
-    if not a.no_read:
-        rt = threading.Thread(target=r.run, daemon=True)
-        rt.start()
-    tx = 0
-    th = hashlib.sha256()
+class Client:
+    """One client connection: its socket, its reader, what it sent, its deadline
+    and the key=value results that go to --info."""
 
-    def left():
-        return max(0.0, deadline - time.monotonic())
+    def __init__(self, a):
+        fam, host = fam_host(a.family)
+        port = a.port
+        if a.port_file:
+            wait_path(a.port_file, 10)
+            port = int(open(a.port_file).read())
+        self.s = socket.socket(fam, socket.SOCK_STREAM)
+        self.s.settimeout(5)
+        self.s.connect((host, port))
+        self.s.settimeout(a.stall if a.stall < 1e8 else None)
+        t0 = time.monotonic()
+        self.deadline = t0 + a.timeout
+        self.info = {"local": fmt_addr(self.s.getsockname())}
+        write_atomic(a.info + ".local", self.info["local"])
+        self.r = ClientReader(self.s, t0)
+        self.rt = None
+        if not a.no_read:
+            self.rt = threading.Thread(target=self.r.run, daemon=True)
+            self.rt.start()
+        self.tx = 0
+        self.th = hashlib.sha256()
 
+    def left(self):
+        return max(0.0, self.deadline - time.monotonic())
+
+
+# The client's steps: each STEP or STEP=ARG runs step_STEP(client, ARG); a
+# step that returns True ends the list.
+
+def step_send(c, arg):
+    """send=BYTES (escapes)."""
+    c.s.sendall(unescape(arg))
+
+
+def step_sendfile(c, arg):
+    """sendfile=PATH: the file's bytes."""
+    with open(arg, "rb") as f:
+        c.s.sendall(f.read())
+
+
+def step_pause(c, arg):
+    """pause=SECS."""
+    time.sleep(float(arg))
+
+
+def step_drip(c, arg):
+    """drip=N:SECS[:BYTE]: one byte every SECS, until N or a reply."""
+    parts = arg.split(":")
+    n, secs = int(parts[0]), float(parts[1])
+    byte = unescape(parts[2]) if len(parts) > 2 else b"a"
+    for _ in range(n):
+        if c.r.got.is_set():
+            break
+        c.s.sendall(byte)
+        c.r.got.wait(secs)
+
+
+def step_trickle(c, arg):
+    """trickle=SECS:BYTES: one byte per write, SECS apart."""
+    secs, _, b = arg.partition(":")
+    for i, byte in enumerate(unescape(b)):
+        if i:
+            time.sleep(float(secs))
+        c.s.sendall(bytes([byte]))
+
+
+def step_shut(c, arg):
+    """shut: a FIN (shutdown of the sending side)."""
+    c.s.shutdown(socket.SHUT_WR)
+
+
+def step_rst(c, arg):
+    """rst: vanish: a TCP reset instead of a FIN; nothing more is read."""
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.s.shutdown(socket.SHUT_RD)        # wakes the reader; no packet
+    if c.rt is not None:
+        c.rt.join(5)
+    c.info["end"] = "rst"
+    return True
+
+
+def step_waithead(c, arg):
+    """waithead: until the response head came (or the deadline)."""
+    c.r.head_ev.wait(c.left())
+
+
+def step_waiteof(c, arg):
+    """waiteof: until the EOF (or the deadline)."""
+    c.r.eof.wait(c.left())
+
+
+def step_mark(c, arg):
+    """mark=PATH: write PATH, for a test waiting on this point."""
+    write_atomic(arg, "1")
+
+
+def step_waitfile(c, arg):
+    """waitfile=PATH: until PATH exists, 10 s at most."""
+    end = min(c.deadline, time.monotonic() + 10)
+    while not os.path.exists(arg) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def step_stream(c, arg):
+    """stream=N: N bytes of the stream."""
+    c.tx += send_stream(c.s, int(arg), c.th, moved=c.r)
+
+
+CLIENT_STEPS = {"send": step_send, "sendfile": step_sendfile, "pause": step_pause,
+                "drip": step_drip, "trickle": step_trickle, "shut": step_shut,
+                "rst": step_rst, "waithead": step_waithead, "waiteof": step_waiteof,
+                "mark": step_mark, "waitfile": step_waitfile, "stream": step_stream}
+
+
+def client_steps(steps):
+    """[(function, ARG)] for the steps given, or the exit if one is unknown."""
+    out = []
+    for step in steps:
+        op, _, arg = step.partition("=")
+        if op not in CLIENT_STEPS:
+            sys.exit("harness: unknown client step %r" % step)
+        out.append((CLIENT_STEPS[op], arg))
+    return out
+
+
+def run_steps(c, steps):
     try:
-        for step in a.steps:
-            op, _, arg = step.partition("=")
-            if op == "send":
-                s.sendall(unescape(arg))
-            elif op == "sendfile":
-                with open(arg, "rb") as f:
-                    s.sendall(f.read())
-            elif op == "pause":
-                time.sleep(float(arg))
-            elif op == "drip":
-                # drip=N:SECS[:BYTE] one byte every SECS, until N or a reply.
-                parts = arg.split(":")
-                n, secs = int(parts[0]), float(parts[1])
-                byte = unescape(parts[2]) if len(parts) > 2 else b"a"
-                for _ in range(n):
-                    if r.got.is_set():
-                        break
-                    s.sendall(byte)
-                    r.got.wait(secs)
-            elif op == "trickle":
-                # trickle=SECS:BYTES one byte per write, SECS apart.
-                secs, _, b = arg.partition(":")
-                for i, c in enumerate(unescape(b)):
-                    if i:
-                        time.sleep(float(secs))
-                    s.sendall(bytes([c]))
-            elif op == "shut":
-                s.shutdown(socket.SHUT_WR)
-            elif op == "rst":
-                # Vanish: a TCP reset instead of a FIN; nothing more is read.
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                s.shutdown(socket.SHUT_RD)      # wakes the reader; no packet
-                if rt is not None:
-                    rt.join(5)
-                info["end"] = "rst"
+        for fn, arg in steps:
+            if fn(c, arg):
                 break
-            elif op == "waithead":
-                r.head_ev.wait(left())
-            elif op == "waiteof":
-                r.eof.wait(left())
-            elif op == "mark":
-                write_atomic(arg, "1")
-            elif op == "waitfile":
-                end = min(deadline, time.monotonic() + 10)
-                while not os.path.exists(arg) and time.monotonic() < end:
-                    time.sleep(0.01)
-            elif op == "stream":
-                tx += send_stream(s, int(arg), th, moved=r)
-            else:
-                sys.exit("harness: unknown client step %r" % step)
     except socket.timeout:
-        info["senderr"] = "stalled"
+        c.info["senderr"] = "stalled"
     except OSError as e:
-        info["senderr"] = str(e.errno)
-    if not a.no_wait and not a.no_read and info.get("end") != "rst":
-        while not r.eof.wait(min(0.2, left())) and left() > 0:
-            if time.monotonic() - r.moved > a.stall:
-                info["end"] = "stalled"
-                break
-    if info.get("end") == "rst":
-        pass
-    elif a.no_read:
-        info["end"] = "noread"
-    elif r.eof.is_set():
-        info["end"] = r.end
-    elif "end" not in info:
-        info["end"] = "timeout"
-    # Snapshot (the reader may still run after a timeout).
+        c.info["senderr"] = str(e.errno)
+
+
+def wait_end(c, a):
+    """Read to EOF unless told not to; stalled when nothing moved for --stall."""
+    if a.no_wait or a.no_read or c.info.get("end") == "rst":
+        return
+    while not c.r.eof.wait(min(0.2, c.left())) and c.left() > 0:
+        if time.monotonic() - c.r.moved > a.stall:
+            c.info["end"] = "stalled"
+            return
+
+
+def how_it_ended(c, a):
+    if c.info.get("end") == "rst":
+        return "rst"
+    if a.no_read:
+        return "noread"
+    if c.r.eof.is_set():
+        return c.r.end
+    return c.info.get("end", "timeout")
+
+
+def record(c, a):
+    """DIR/out and DIR/info, from a snapshot (the reader may still run after a timeout)."""
+    r = c.r
     head = bytes(r.head)
     saved = bytes(r.saved)
     with open(a.out, "wb") as f:
         f.write(head + saved)
-    info.update({
+    c.info.update({
         "headlen": str(len(head)),
         "rx": str(r.count), "rxsha": r.h.hexdigest(),
-        "tx": str(tx), "txsha": th.hexdigest(),
+        "tx": str(c.tx), "txsha": c.th.hexdigest(),
         "t_first": "%.3f" % r.t_first if r.t_first is not None else "-",
         "t_eof": "%.3f" % r.t_eof if r.t_eof is not None else "-",
     })
-    write_atomic(a.info, "".join("%s=%s\n" % kv for kv in info.items()))
-    s.close()
+    write_atomic(a.info, "".join("%s=%s\n" % kv for kv in c.info.items()))
+
+
+def cmd_client(a):
+    life(a.timeout + 30)
+    steps = client_steps(a.steps)
+    c = Client(a)
+    run_steps(c, steps)
+    wait_end(c, a)
+    c.info["end"] = how_it_ended(c, a)
+    record(c, a)
+    c.s.close()
     return 0
 
 
@@ -770,7 +848,7 @@ def main():
                    help="never read from the connection (steps still run)")
     q.add_argument("--stall", type=float, default=1e9,
                    help="give up when no byte moved either way for this long")
-    q.add_argument("steps", nargs="*")
+    q.add_argument("steps", nargs="*", help="STEP or STEP=ARG: " + ", ".join(CLIENT_STEPS))
 
     q = c.add("dns", cmd_dns)
     q.add_argument("--dir", required=True)
