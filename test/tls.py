@@ -163,12 +163,15 @@ def cmd_server(args):
 # ---------------------------------------------------------------- pipe client
 
 class Pipe:
-    """A child's standard input and output, driven without blocking."""
+    """A child's standard input and output, driven without blocking. first
+    (at most a pipe's capacity) is in the child's input before it starts."""
 
-    def __init__(self, argv, deadline):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=sys.stderr)
-        self.win = self.p.stdin.fileno()
+    def __init__(self, argv, deadline, first=b""):
+        rin, self.win = os.pipe()
+        if first:
+            os.write(self.win, first)       # an empty pipe takes 64 KiB whole
+        self.p = subprocess.Popen(argv, stdin=rin, stdout=subprocess.PIPE, stderr=sys.stderr)
+        os.close(rin)
         self.rout = self.p.stdout.fileno()
         os.set_blocking(self.win, False)
         self.pending = bytearray()
@@ -201,7 +204,7 @@ class Pipe:
     def close_input(self):
         while self.pending:
             self.step()
-        self.p.stdin.close()
+        os.close(self.win)
         self.win = None
 
     def finish(self):
@@ -218,8 +221,14 @@ def cmd_pipe(args):
     life(60)
     n = int(opt(args, "--bytes"))
     use_tls = "--tls" in args
-    pipe = Pipe(command(args), time.monotonic() + 40)
     data = memoryview(stream(n, seed=7))
+    # Without --tls the first bytes are in the command's input before it
+    # starts. proxytunnel -e needs that: if its input is empty when the
+    # target's TLS 1.3 session tickets come, it blocks reading the tunnel
+    # for application data (which an echo server sends only after some
+    # came) and never reads its input again.
+    sent = 0 if use_tls else min(n, 16384)
+    pipe = Pipe(command(args), time.monotonic() + 40, bytes(data[:sent]))
     got = hashlib.sha256()
     count = 0
     res = {}
@@ -271,7 +280,6 @@ def cmd_pipe(args):
                     feed(b)
             pipe.pending += out.read()
             res["tls"] = obj.version()
-        sent = 0
         while count < n:
             if sent < n and len(pipe.pending) < 262144:
                 chunk = data[sent:sent + 16384]
