@@ -95,22 +95,29 @@ def role_target(portfile):
     Squid and tinyproxy do not: each closes the whole tunnel on the first EOF."""
     s = listen_and_report(portfile)
 
+    def count(c):
+        """The next 8 bytes as a number, or None at an EOF before them."""
+        b = b""
+        while len(b) < 8:
+            k = c.recv(8 - len(b))
+            if not k:
+                return None
+            b += k
+        return int.from_bytes(b, "big")
+
     def serve(c):
         try:
-            want = b""
-            while len(want) < 8:
-                k = c.recv(8 - len(want))
-                if not k:
-                    return
-                want += k
-            n = int.from_bytes(want, "big")
+            n = count(c)
+            if n is None:
+                return
             if n == 1:            # the setup test: echo one byte
                 b = c.recv(1)
                 c.sendall(b)
                 return
             t = threading.Thread(target=send_stream, args=(c, n))
             t.start()
-            bad = recv_check(c, int.from_bytes(c.recv(8, socket.MSG_WAITALL), "big"))
+            up = count(c)
+            bad = "EOF before the upload's length" if up is None else recv_check(c, up)
             t.join()
             if bad:
                 print("bench: target: upload from %s:%d: %s" % (c.getpeername() + (bad,)), file=sys.stderr)
@@ -463,10 +470,10 @@ def main():
     ap.add_argument("--setups", type=int, default=1000)
     ap.add_argument("--conc", type=int, default=100)
     ap.add_argument("--conc-mib", type=int, default=20)
-    ap.add_argument("--role", nargs="*")
+    ap.add_argument("--target", metavar="PORTFILE", help=argparse.SUPPRESS)   # the target's own process
     a = ap.parse_args()
-    if a.role:
-        role_target(a.role[1])
+    if a.target:
+        role_target(a.target)
         return
     if not shutil.which("tcpserver"):
         sys.exit("bench: needs tcpserver (apt-get install ucspi-tcp)")
@@ -475,7 +482,7 @@ def main():
     tmp = "/tmp/connectd-bench.%d" % os.getpid()
     os.makedirs(tmp)
     portfile = os.path.join(tmp, "port")
-    target = subprocess.Popen([sys.executable, __file__, "--role", "target", portfile])
+    target = subprocess.Popen([sys.executable, __file__, "--target", portfile])
     deadline = time.monotonic() + 10
     while not os.path.exists(portfile) and time.monotonic() < deadline:
         time.sleep(0.01)
