@@ -20,6 +20,9 @@ Subcommands, each a short-lived process bounded by its own time limit:
   checkresp  checks that a file holds exactly one refusal response of connectd.
   streamsha N / streamcat N   the sha256 / the bytes of N bytes of the stream.
 
+The stream is test/common.py's deterministic byte stream, the same in every
+tool and in the bench.
+
 Traffic goes to 127.0.0.0/8 and ::1 only.
 """
 import hashlib
