@@ -22,6 +22,11 @@ foreground as a child of this script and stopped at the end. A direct
 connection and a minimal fork-and-exec relay (nc under tcpserver) are the
 references for (c). Then a line for each goal of issue 6, met or not.
 
+The bytes are test/common.py's deterministic stream. The target checks every
+byte it gets, in every figure; the client checks every byte it gets in (d).
+A failed check is a failed measurement, printed in the proxy's row, never run
+again; the bench exits 1 if it was the direct connection's or connectd's.
+
 Each figure is the median of --runs runs. Traffic goes to 127.0.0.1 only.
 Clients and targets are separate processes (this script run in another role),
 so that the interpreter's lock never sits between two ends of a transfer.
@@ -41,39 +46,33 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "test"))
+import common  # noqa: E402  (test/common.py: the deterministic stream)
+
 CONNECTD = os.environ.get("CONNECTD", os.path.join(HERE, "..", "connectd"))
 STATIC = os.environ.get("CONNECTD_STATIC", os.path.join(HERE, "..", "connectd-static"))
-CHUNK = 1 << 20
-# A measurement whose check fails is run again, at most this many times, and
-# every failure is printed. On this kind of machine a direct loopback transfer
-# without any proxy has failed its check now and then (one 1 MiB read in 2 GiB),
-# so one failure names no culprit; a proxy that fails every time does.
-RETRIES = 2
-PERIOD = (1 << 20) - 17          # the pattern repeats with this period (not a power of 2)
-PATTERN = bytes((i * 131 + 7) % 251 for i in range(PERIOD)) * 2 + bytes(CHUNK)
+CHUNK = 1 << 20                  # at most this much per send and per read
 
 
-def pattern(offset, n):
-    o = offset % PERIOD
-    return memoryview(PATTERN)[o:o + n]
-
-
-def send_pattern(sock, n):
-    sent = 0
-    while sent < n:
-        sent += sock.send(pattern(sent, min(CHUNK, n - sent)))
+def send_stream(sock, n):
+    """Send the stream's first n bytes."""
+    common.send_stream(sock, n, chunk=CHUNK)
 
 
 def recv_check(sock, n, verify=True):
-    """Read n bytes: None when all came and are the pattern, else what went wrong."""
+    """Read n bytes: None when all came and are the stream's first n, else what went wrong."""
     buf = bytearray(CHUNK)
+    view = memoryview(buf)
     got, bad = 0, None
     while got < n:
         k = sock.recv_into(buf, min(CHUNK, n - got))
         if k == 0:
             return "EOF after %d of %d bytes" % (got, n)
-        if verify and bad is None and buf[:k] != pattern(got, k):
-            bad = "bytes %d..%d of %d differ" % (got, got + k, n)
+        if verify and bad is None:
+            i = common.stream_mismatch(view[:k], got)
+            if i is not None:
+                bad = "byte %d of %d is not the stream's (0x%02x, want 0x%02x), in a read of %d at %d" % (
+                    got + i, n, buf[i], common.stream(got + i, 1)[0], k, got)
         got += k
     return bad
 
@@ -84,37 +83,41 @@ def listen_and_report(portfile):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     s.listen(1024)
-    tmp = portfile + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(s.getsockname()[1]))
-    os.rename(tmp, portfile)
+    common.write_atomic(portfile, str(s.getsockname()[1]))
     return s
 
 
 def role_target(portfile):
     """Each connection says first how many bytes it wants back, then how many it
-    sends (8 bytes each, big-endian); the target sends that much of the pattern
+    sends (8 bytes each, big-endian); the target sends that much of the stream
     while it reads and checks the client's, then one byte, its verdict (1 good,
     0 not), and closes. So no side needs the proxy to relay a half-close, which
     Squid and tinyproxy do not: each closes the whole tunnel on the first EOF."""
     s = listen_and_report(portfile)
 
+    def count(c):
+        """The next 8 bytes as a number, or None at an EOF before them."""
+        b = b""
+        while len(b) < 8:
+            k = c.recv(8 - len(b))
+            if not k:
+                return None
+            b += k
+        return int.from_bytes(b, "big")
+
     def serve(c):
         try:
-            want = b""
-            while len(want) < 8:
-                k = c.recv(8 - len(want))
-                if not k:
-                    return
-                want += k
-            n = int.from_bytes(want, "big")
+            n = count(c)
+            if n is None:
+                return
             if n == 1:            # the setup test: echo one byte
                 b = c.recv(1)
                 c.sendall(b)
                 return
-            t = threading.Thread(target=send_pattern, args=(c, n))
+            t = threading.Thread(target=send_stream, args=(c, n))
             t.start()
-            bad = recv_check(c, int.from_bytes(c.recv(8, socket.MSG_WAITALL), "big"))
+            up = count(c)
+            bad = "EOF before the upload's length" if up is None else recv_check(c, up)
             t.join()
             if bad:
                 print("bench: target: upload from %s:%d: %s" % (c.getpeername() + (bad,)), file=sys.stderr)
@@ -161,14 +164,16 @@ def transfer(port, tport, proxied, up, down, verify=True, ready=None):
     def reader():
         try:
             bad = recv_check(c, down, verify)
+            verdict = None if bad else c.recv(1)
             err[0] = ("download not exact: %s" % bad if bad else
-                      "upload not exact (the target's verdict)" if c.recv(1) != b"\1" else
+                      "no verdict from the target (EOF)" if verdict == b"" else
+                      "upload not exact (the target's verdict; its reason is on stderr)" if verdict != b"\1" else
                       "bytes after the end" if c.recv(1) else None)
         except OSError as e:
             err[0] = "download: %s" % e
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    send_pattern(c, up)
+    send_stream(c, up)
     t.join()
     c.close()
     if err[0]:
@@ -425,10 +430,11 @@ def table(names, med, why):
 
 def goals(med, why):
     def missing(*keys):
-        for n, f, k in keys:
-            if (n, f, k) not in med:
-                return "not measured (%s %s)" % (n, why.get(n, "gave no figure"))
-        return None
+        """None when every figure is there, else each proxy that lacks one and why."""
+        gone = list(dict.fromkeys(n for n, f, k in keys if (n, f, k) not in med))
+        if not gone:
+            return None
+        return "not measured (%s)" % "; ".join("%s %s" % (n, why.get(n, "gave no figure")) for n in gone)
 
     def goal(text, num, den, limit, at_most=False, also=""):
         out = missing(num, *([den] if den else []))
@@ -464,10 +470,10 @@ def main():
     ap.add_argument("--setups", type=int, default=1000)
     ap.add_argument("--conc", type=int, default=100)
     ap.add_argument("--conc-mib", type=int, default=20)
-    ap.add_argument("--role", nargs="*")
+    ap.add_argument("--target", metavar="PORTFILE", help=argparse.SUPPRESS)   # the target's own process
     a = ap.parse_args()
-    if a.role:
-        role_target(a.role[1])
+    if a.target:
+        role_target(a.target)
         return
     if not shutil.which("tcpserver"):
         sys.exit("bench: needs tcpserver (apt-get install ucspi-tcp)")
@@ -476,7 +482,7 @@ def main():
     tmp = "/tmp/connectd-bench.%d" % os.getpid()
     os.makedirs(tmp)
     portfile = os.path.join(tmp, "port")
-    target = subprocess.Popen([sys.executable, __file__, "--role", "target", portfile])
+    target = subprocess.Popen([sys.executable, __file__, "--target", portfile])
     deadline = time.monotonic() + 10
     while not os.path.exists(portfile) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -492,7 +498,7 @@ def main():
     cands += [(name, "abcde", bool(shutil.which(exe)) or "not installed",
                dict(argv=peer(os.path.join(tmp, exe), tport, user, conf, cmd)))
               for name, exe, user, conf, cmd in PEERS]
-    names, why, retried = [c[0] for c in cands], {}, []
+    names, why = [c[0] for c in cands], {}
     proxies, res = [], {}
     try:
         for name, figures, there, kw in cands:
@@ -511,15 +517,11 @@ def main():
                 for p in proxies:
                     if fig not in p.figures or p.name in why:
                         continue
-                    for attempt in range(1 + RETRIES):
-                        try:
-                            for k, v in fn(p, tport, *args).items():
-                                res.setdefault((p.name, fig, k), []).append(v)
-                            break
-                        except (OSError, RuntimeError) as e:
-                            retried.append("%s (%s): %s" % (p.name, fig, e))
-                    else:
-                        why[p.name] = "failed in (%s): %s" % (fig, retried[-1])
+                    try:
+                        for k, v in fn(p, tport, *args).items():
+                            res.setdefault((p.name, fig, k), []).append(v)
+                    except (OSError, RuntimeError) as e:
+                        why[p.name] = "failed in (%s): %s" % (fig, e)
     finally:
         for p in proxies:
             p.stop()
@@ -538,14 +540,12 @@ def main():
                 for _, exe, _, _, _ in PEERS if shutil.which(exe)]
     print("peers: %s" % ("; ".join(versions) or "none installed"))
     goals(med, why)
-    for r in retried:
-        print("bench: a failed measurement, run again: %s" % r)
     broken = [n for n, w in why.items() if w.startswith(("skipped", "failed"))]
     if broken:
         print("bench: logs kept in %s" % tmp)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    sys.exit(1 if "connectd" in broken or "connectd-static" in broken else 0)
+    sys.exit(1 if {"direct", "connectd", "connectd-static"} & set(broken) else 0)
 
 
 if __name__ == "__main__":

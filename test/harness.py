@@ -21,14 +21,14 @@ Subcommands, each a short-lived process bounded by its own time limit:
   checkresp  checks that a file holds exactly one refusal response of connectd.
   streamsha N / streamcat N   the sha256 / the bytes of N bytes of the stream.
 
+The stream is test/common.py's deterministic byte stream, the same in every
+tool and in the bench.
+
 Traffic goes to 127.0.0.0/8 and ::1 only.
 """
-import argparse
-import codecs
 import hashlib
 import http.server
 import os
-import random
 import re
 import resource
 import shutil
@@ -40,47 +40,10 @@ import sys
 import threading
 import time
 
-STREAM_LEN = 1048573            # a prime: period of the deterministic stream
+from common import (Commands, life, send_stream, stop_on_term, stream, stream_sha,
+                    stream_write, syslog_stub, unescape, write_atomic)
+
 SAVE_MAX = 1 << 20              # received bytes kept in files, at most
-_block = None
-
-
-def stream_block():
-    """The deterministic stream's period, doubled so any window is one slice."""
-    global _block
-    if _block is None:
-        b = random.Random(20240601).randbytes(STREAM_LEN)
-        _block = memoryview(b + b)
-    return _block
-
-
-def send_stream(sock, n, h=None, chunk=262144, moved=None):
-    """Send n bytes of the deterministic stream; return bytes sent.
-    With moved (an object with a .moved time), note progress there."""
-    blk = stream_block()
-    sent = 0
-    while sent < n:
-        off = sent % STREAM_LEN
-        m = blk[off:off + min(chunk, n - sent)]
-        k = sock.send(m)
-        if h is not None:
-            h.update(m[:k])
-        if moved is not None:
-            moved.moved = time.monotonic()
-        sent += k
-    return sent
-
-
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def unescape(s):
-    """Python bytes escapes (\\r \\n \\x00 \\\\) in an argument to bytes."""
-    return codecs.escape_decode(s.encode("latin-1"))[0]
 
 
 def fam_host(family):
@@ -93,12 +56,6 @@ def fmt_addr(sa):
     if ":" in sa[0]:
         return "[%s]:%d" % (sa[0], sa[1])
     return "%s:%d" % (sa[0], sa[1])
-
-
-def life(secs):
-    """Bound the whole process: SIGALRM's default action ends it."""
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(int(secs))
 
 
 def wait_path(path, secs):
@@ -546,117 +503,197 @@ class ClientReader:
         self.eof.set()
 
 
-def cmd_client(a):
-    life(a.timeout + 30)
-    fam, host = fam_host(a.family)
-    port = a.port
-    if a.port_file:
-        wait_path(a.port_file, 10)
-        port = int(open(a.port_file).read())
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect((host, port))
-    s.settimeout(a.stall if a.stall < 1e8 else None)
-    t0 = time.monotonic()
-    deadline = t0 + a.timeout
-    info = {"local": fmt_addr(s.getsockname())}
-    write_atomic(a.info + ".local", info["local"])
-    r = ClientReader(s, t0)
-    rt = None
-    if not a.no_read:
-        rt = threading.Thread(target=r.run, daemon=True)
-        rt.start()
-    tx = 0
-    th = hashlib.sha256()
+class Client:
+    """One client connection: its socket, its reader, what it sent, its deadline
+    and the key=value results that go to --info."""
 
-    def left():
-        return max(0.0, deadline - time.monotonic())
+    def __init__(self, a):
+        fam, host = fam_host(a.family)
+        port = a.port
+        if a.port_file:
+            wait_path(a.port_file, 10)
+            port = int(open(a.port_file).read())
+        self.s = socket.socket(fam, socket.SOCK_STREAM)
+        self.s.settimeout(5)
+        self.s.connect((host, port))
+        self.s.settimeout(a.stall if a.stall < 1e8 else None)
+        t0 = time.monotonic()
+        self.deadline = t0 + a.timeout
+        self.info = {"local": fmt_addr(self.s.getsockname())}
+        write_atomic(a.info + ".local", self.info["local"])
+        self.r = ClientReader(self.s, t0)
+        self.rt = None
+        if not a.no_read:
+            self.rt = threading.Thread(target=self.r.run, daemon=True)
+            self.rt.start()
+        self.tx = 0
+        self.th = hashlib.sha256()
 
+    def left(self):
+        return max(0.0, self.deadline - time.monotonic())
+
+
+# The client's steps: each STEP or STEP=ARG runs step_STEP(client, ARG); a
+# step that returns True ends the list.
+
+def step_send(c, arg):
+    """send=BYTES (escapes)."""
+    c.s.sendall(unescape(arg))
+
+
+def step_sendfile(c, arg):
+    """sendfile=PATH: the file's bytes."""
+    with open(arg, "rb") as f:
+        c.s.sendall(f.read())
+
+
+def step_pause(c, arg):
+    """pause=SECS."""
+    time.sleep(float(arg))
+
+
+def step_drip(c, arg):
+    """drip=N:SECS[:BYTE]: one byte every SECS, until N or a reply."""
+    parts = arg.split(":")
+    n, secs = int(parts[0]), float(parts[1])
+    byte = unescape(parts[2]) if len(parts) > 2 else b"a"
+    for _ in range(n):
+        if c.r.got.is_set():
+            break
+        c.s.sendall(byte)
+        c.r.got.wait(secs)
+
+
+def step_trickle(c, arg):
+    """trickle=SECS:BYTES: one byte per write, SECS apart."""
+    secs, _, b = arg.partition(":")
+    for i, byte in enumerate(unescape(b)):
+        if i:
+            time.sleep(float(secs))
+        c.s.sendall(bytes([byte]))
+
+
+def step_oob(c, arg):
+    """oob=BYTE: one byte of TCP urgent data (MSG_OOB)."""
+    c.s.send(unescape(arg), socket.MSG_OOB)
+
+
+def step_shut(c, arg):
+    """shut: a FIN (shutdown of the sending side)."""
+    c.s.shutdown(socket.SHUT_WR)
+
+
+def step_rst(c, arg):
+    """rst: vanish: a TCP reset instead of a FIN; nothing more is read."""
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.s.shutdown(socket.SHUT_RD)        # wakes the reader; no packet
+    if c.rt is not None:
+        c.rt.join(5)
+    c.info["end"] = "rst"
+    return True
+
+
+def step_waithead(c, arg):
+    """waithead: until the response head came (or the deadline)."""
+    c.r.head_ev.wait(c.left())
+
+
+def step_waiteof(c, arg):
+    """waiteof: until the EOF (or the deadline)."""
+    c.r.eof.wait(c.left())
+
+
+def step_mark(c, arg):
+    """mark=PATH: write PATH, for a test waiting on this point."""
+    write_atomic(arg, "1")
+
+
+def step_waitfile(c, arg):
+    """waitfile=PATH: until PATH exists, 10 s at most."""
+    end = min(c.deadline, time.monotonic() + 10)
+    while not os.path.exists(arg) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def step_stream(c, arg):
+    """stream=N: N bytes of the stream."""
+    c.tx += send_stream(c.s, int(arg), c.th, moved=c.r)
+
+
+CLIENT_STEPS = {"send": step_send, "sendfile": step_sendfile, "pause": step_pause,
+                "drip": step_drip, "trickle": step_trickle, "oob": step_oob, "shut": step_shut,
+                "rst": step_rst, "waithead": step_waithead, "waiteof": step_waiteof,
+                "mark": step_mark, "waitfile": step_waitfile, "stream": step_stream}
+
+
+def client_steps(steps):
+    """[(function, ARG)] for the steps given, or the exit if one is unknown."""
+    out = []
+    for step in steps:
+        op, _, arg = step.partition("=")
+        if op not in CLIENT_STEPS:
+            sys.exit("harness: unknown client step %r" % step)
+        out.append((CLIENT_STEPS[op], arg))
+    return out
+
+
+def run_steps(c, steps):
     try:
-        for step in a.steps:
-            op, _, arg = step.partition("=")
-            if op == "send":
-                s.sendall(unescape(arg))
-            elif op == "sendfile":
-                with open(arg, "rb") as f:
-                    s.sendall(f.read())
-            elif op == "pause":
-                time.sleep(float(arg))
-            elif op == "drip":
-                # drip=N:SECS[:BYTE] one byte every SECS, until N or a reply.
-                parts = arg.split(":")
-                n, secs = int(parts[0]), float(parts[1])
-                byte = unescape(parts[2]) if len(parts) > 2 else b"a"
-                for _ in range(n):
-                    if r.got.is_set():
-                        break
-                    s.sendall(byte)
-                    r.got.wait(secs)
-            elif op == "trickle":
-                # trickle=SECS:BYTES one byte per write, SECS apart.
-                secs, _, b = arg.partition(":")
-                for i, c in enumerate(unescape(b)):
-                    if i:
-                        time.sleep(float(secs))
-                    s.sendall(bytes([c]))
-            elif op == "oob":
-                # oob=BYTE one byte of TCP urgent data (MSG_OOB).
-                s.send(unescape(arg), socket.MSG_OOB)
-            elif op == "shut":
-                s.shutdown(socket.SHUT_WR)
-            elif op == "rst":
-                # Vanish: a TCP reset instead of a FIN; nothing more is read.
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                s.shutdown(socket.SHUT_RD)      # wakes the reader; no packet
-                if rt is not None:
-                    rt.join(5)
-                info["end"] = "rst"
+        for fn, arg in steps:
+            if fn(c, arg):
                 break
-            elif op == "waithead":
-                r.head_ev.wait(left())
-            elif op == "waiteof":
-                r.eof.wait(left())
-            elif op == "mark":
-                write_atomic(arg, "1")
-            elif op == "waitfile":
-                end = min(deadline, time.monotonic() + 10)
-                while not os.path.exists(arg) and time.monotonic() < end:
-                    time.sleep(0.01)
-            elif op == "stream":
-                tx += send_stream(s, int(arg), th, moved=r)
-            else:
-                sys.exit("harness: unknown client step %r" % step)
     except socket.timeout:
-        info["senderr"] = "stalled"
+        c.info["senderr"] = "stalled"
     except OSError as e:
-        info["senderr"] = str(e.errno)
-    if not a.no_wait and not a.no_read and info.get("end") != "rst":
-        while not r.eof.wait(min(0.2, left())) and left() > 0:
-            if time.monotonic() - r.moved > a.stall:
-                info["end"] = "stalled"
-                break
-    if info.get("end") == "rst":
-        pass
-    elif a.no_read:
-        info["end"] = "noread"
-    elif r.eof.is_set():
-        info["end"] = r.end
-    elif "end" not in info:
-        info["end"] = "timeout"
-    # Snapshot (the reader may still run after a timeout).
+        c.info["senderr"] = str(e.errno)
+
+
+def wait_end(c, a):
+    """Read to EOF unless told not to; stalled when nothing moved for --stall."""
+    if a.no_wait or a.no_read or c.info.get("end") == "rst":
+        return
+    while not c.r.eof.wait(min(0.2, c.left())) and c.left() > 0:
+        if time.monotonic() - c.r.moved > a.stall:
+            c.info["end"] = "stalled"
+            return
+
+
+def how_it_ended(c, a):
+    if c.info.get("end") == "rst":
+        return "rst"
+    if a.no_read:
+        return "noread"
+    if c.r.eof.is_set():
+        return c.r.end
+    return c.info.get("end", "timeout")
+
+
+def record(c, a):
+    """DIR/out and DIR/info, from a snapshot (the reader may still run after a timeout)."""
+    r = c.r
     head = bytes(r.head)
     saved = bytes(r.saved)
     with open(a.out, "wb") as f:
         f.write(head + saved)
-    info.update({
+    c.info.update({
         "headlen": str(len(head)),
         "rx": str(r.count), "rxsha": r.h.hexdigest(),
-        "tx": str(tx), "txsha": th.hexdigest(),
+        "tx": str(c.tx), "txsha": c.th.hexdigest(),
         "t_first": "%.3f" % r.t_first if r.t_first is not None else "-",
         "t_eof": "%.3f" % r.t_eof if r.t_eof is not None else "-",
     })
-    write_atomic(a.info, "".join("%s=%s\n" % kv for kv in info.items()))
-    s.close()
+    write_atomic(a.info, "".join("%s=%s\n" % kv for kv in c.info.items()))
+
+
+def cmd_client(a):
+    life(a.timeout + 30)
+    steps = client_steps(a.steps)
+    c = Client(a)
+    run_steps(c, steps)
+    wait_end(c, a)
+    c.info["end"] = how_it_ended(c, a)
+    record(c, a)
+    c.s.close()
     return 0
 
 
@@ -678,8 +715,7 @@ def cmd_dns(a):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((a.addr, 53))
     log = open(os.path.join(a.dir, "queries"), "a", buffering=1)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda sg, f: stop.set())
+    stop = stop_on_term()
     s.settimeout(0.05)
     write_atomic(os.path.join(a.dir, "ready"), "1")
     while not stop.is_set():
@@ -704,30 +740,16 @@ def cmd_dns(a):
 # ---------------------------------------------------------------- syslog
 
 def cmd_syslog(a):
-    life(a.life)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    s.bind(a.path)
-    os.chmod(a.path, 0o666)
+    """Each message one line of DIR/messages (a trailing newline dropped)."""
     log = open(os.path.join(a.dir, "messages"), "ab", buffering=0)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda sg, f: stop.set())
-    s.settimeout(0.05)
-    write_atomic(os.path.join(a.dir, "ready"), "1")
-    while not stop.is_set():
-        try:
-            m = s.recv(65536)
-        except (socket.timeout, InterruptedError):
-            continue
-        log.write(m.rstrip(b"\n") + b"\n")
-    return 0
+    return syslog_stub(a.dir, a.path, lambda m: log.write(m.rstrip(b"\n") + b"\n"), a.life)
 
 
 # ---------------------------------------------------------------- http
 
 def cmd_http(a):
     life(a.life)
-    blk = stream_block()
-    body = bytes(blk[:a.size])
+    body = bytes(stream(0, a.size))
     ev = Events(os.path.join(a.dir, "events"))
 
     class H(http.server.BaseHTTPRequestHandler):
@@ -805,10 +827,9 @@ def cmd_checkresp(a):
 # ---------------------------------------------------------------- main
 
 def main():
-    p = argparse.ArgumentParser(prog="harness.py")
-    sub = p.add_subparsers(dest="sub", required=True)
+    c = Commands("harness.py", __doc__)
 
-    q = sub.add_parser("launch")
+    q = c.add("launch", cmd_launch, command=True)
     q.add_argument("--dir", required=True)
     q.add_argument("--family", default="4", choices=("4", "6"))
     q.add_argument("--pipes", action="store_true")
@@ -817,9 +838,8 @@ def main():
     q.add_argument("--env", action="append", default=[])
     q.add_argument("--timeout", type=float, default=60)
     q.add_argument("--accept-timeout", type=float, default=20)
-    q.add_argument("command", nargs=argparse.REMAINDER)
 
-    q = sub.add_parser("target")
+    q = c.add("target", cmd_target)
     q.add_argument("--dir", required=True)
     q.add_argument("--family", default="4", choices=("4", "6"))
     q.add_argument("--addr", help="address to listen on instead of the loopback default")
@@ -840,7 +860,7 @@ def main():
                    help="after --send, never read: hold the connection until stopped")
     q.add_argument("--life", type=float, default=180)
 
-    q = sub.add_parser("client")
+    q = c.add("client", cmd_client)
     q.add_argument("--port", type=int)
     q.add_argument("--port-file")
     q.add_argument("--family", default="4", choices=("4", "6"))
@@ -852,68 +872,46 @@ def main():
                    help="never read from the connection (steps still run)")
     q.add_argument("--stall", type=float, default=1e9,
                    help="give up when no byte moved either way for this long")
-    q.add_argument("steps", nargs="*")
+    q.add_argument("steps", nargs="*", help="STEP or STEP=ARG: " + ", ".join(CLIENT_STEPS))
 
-    q = sub.add_parser("dns")
+    q = c.add("dns", cmd_dns)
     q.add_argument("--dir", required=True)
     q.add_argument("--addr", required=True)
     q.add_argument("--mode", default="nxdomain", choices=("nxdomain", "silent"))
     q.add_argument("--life", type=float, default=120)
 
-    q = sub.add_parser("syslog")
+    q = c.add("syslog", cmd_syslog)
     q.add_argument("--dir", required=True)
     q.add_argument("--path", required=True)
     q.add_argument("--life", type=float, default=120)
 
-    q = sub.add_parser("http")
+    q = c.add("http", cmd_http)
     q.add_argument("--dir", required=True)
     q.add_argument("--family", default="4", choices=("4", "6"))
     q.add_argument("--size", type=int, default=100000)
     q.add_argument("--life", type=float, default=120)
 
-    q = sub.add_parser("checkresp")
+    q = c.add("checkresp", cmd_checkresp)
     q.add_argument("file")
     q.add_argument("code")
     q.add_argument("error")
 
-    q = sub.add_parser("streamsha")
+    q = c.add("streamsha", cmd_streamsha)
     q.add_argument("n", type=int)
 
-    q = sub.add_parser("streamcat")
+    q = c.add("streamcat", cmd_streamcat)
     q.add_argument("n", type=int)
 
-    a = p.parse_args()
-    if a.sub == "launch":
-        if a.command and a.command[0] == "--":
-            a.command = a.command[1:]
-        if not a.command:
-            p.error("launch: no command")
-    return {"launch": cmd_launch, "target": cmd_target, "client": cmd_client,
-            "dns": cmd_dns, "syslog": cmd_syslog, "http": cmd_http, "checkresp": cmd_checkresp,
-            "streamsha": cmd_streamsha, "streamcat": cmd_streamcat}[a.sub](a)
+    return c.run()
 
 
 def cmd_streamsha(a):
-    h = hashlib.sha256()
-    blk = stream_block()
-    n = a.n
-    while n > 0:
-        k = min(n, STREAM_LEN)
-        h.update(blk[:k])
-        n -= k
-    print(h.hexdigest())
+    print(stream_sha(a.n))
     return 0
 
 
 def cmd_streamcat(a):
-    blk = stream_block()
-    n = a.n
-    out = sys.stdout.buffer
-    while n > 0:
-        k = min(n, STREAM_LEN)
-        out.write(blk[:k])
-        n -= k
-    out.flush()
+    stream_write(sys.stdout.buffer, a.n)
     return 0
 
 

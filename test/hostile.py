@@ -39,7 +39,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
+import harness  # noqa: E402  (clean_env, refusal_problems)
+from common import life, unescape  # noqa: E402
 
 OK200 = b"HTTP/1.1 200 Connection established\r\n\r\n"
 SIOCOUTQ = 0x5411               # TIOCOUTQ: bytes the peer has not acknowledged
@@ -224,7 +225,7 @@ class Runner:
 def expand(text):
     """{N*TEXT}: TEXT N times; then Python bytes escapes."""
     text = re.sub(r"\{(\d+)\*([^{}]*)\}", lambda m: m.group(2) * int(m.group(1)), text)
-    return harness.unescape(text)
+    return unescape(text)
 
 
 def load(path):
@@ -264,7 +265,7 @@ def main():
     ap.add_argument("--cases", required=True)
     ap.add_argument("mode", choices=("whole", "split", "bytes", "good-split", "good-bytes"))
     a = ap.parse_args()
-    harness.life(600)
+    life(600)
     r = Runner(a)
     cases = load(a.cases)
     t0 = time.monotonic()

@@ -6,10 +6,11 @@
                     that cannot be given port 0; the caller retries on a clash.
   listening PID     the TCP ports that process PID listens on, one a line, read
                     from /proc (no connection is made, so no server is started).
-  syslog --dir D --path P
+  syslog --dir D --path P [--life SECS]
                     a syslog stub: an AF_UNIX SOCK_DGRAM socket at P that keeps
                     every datagram whole in D/dgram.N (raw bytes) and as one
-                    line in D/messages; D/ready when it listens.
+                    line in D/messages; D/ready when it listens; it ends on
+                    SIGTERM or after SECS (180).
   tree PID...       every process below these, one pid a line, deepest last
                     (read from /proc; for teardown, which kills them by pid).
   stamp FILE        checks that the RFC 3164 time stamp at the start of the
@@ -19,19 +20,14 @@
 Traffic goes to 127.0.0.1 only.
 """
 import os
-import signal
 import socket
 import sys
-import threading
 import time
 
-
-def life(secs):
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(int(secs))
+from common import Commands, syslog_stub
 
 
-def cmd_freeport(args):
+def cmd_freeport(a):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
     print(s.getsockname()[1])
@@ -56,8 +52,8 @@ def socket_inodes(pid):
     return inodes
 
 
-def cmd_listening(args):
-    inodes = socket_inodes(args[0])
+def cmd_listening(a):
+    inodes = socket_inodes(a.pid)
     if inodes is None:
         return 1                        # no such process
     ports = set()
@@ -75,7 +71,7 @@ def cmd_listening(args):
     return 0
 
 
-def cmd_tree(args):
+def cmd_tree(a):
     parent = {}
     for n in os.listdir("/proc"):
         if not n.isdigit():
@@ -85,7 +81,7 @@ def cmd_tree(args):
         except OSError:
             continue
         parent[n] = stat[stat.rindex(")") + 2:].split()[1]
-    todo = list(args)
+    todo = list(a.pids)
     while todo:
         p = todo.pop(0)
         for k, v in parent.items():
@@ -95,36 +91,24 @@ def cmd_tree(args):
     return 0
 
 
-def cmd_syslog(args):
-    d = args[args.index("--dir") + 1]
-    path = args[args.index("--path") + 1]
-    life(180)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    s.bind(path)
-    os.chmod(path, 0o666)
-    lines = open(os.path.join(d, "messages"), "ab", buffering=0)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda sg, f: stop.set())
-    s.settimeout(0.05)
-    with open(os.path.join(d, "ready"), "w") as f:
-        f.write("1\n")
-    n = 0
-    while not stop.is_set():
-        try:
-            m = s.recv(65536)
-        except (socket.timeout, InterruptedError):
-            continue
-        n += 1
-        tmp = os.path.join(d, ".dgram")
+def cmd_syslog(a):
+    """Each datagram whole in DIR/dgram.N, and one line of DIR/messages (its
+    newlines written as \\n)."""
+    lines = open(os.path.join(a.dir, "messages"), "ab", buffering=0)
+    n = [0]
+
+    def keep(m):
+        n[0] += 1
+        tmp = os.path.join(a.dir, ".dgram")
         with open(tmp, "wb") as f:
             f.write(m)
-        os.replace(tmp, os.path.join(d, "dgram.%d" % n))
+        os.replace(tmp, os.path.join(a.dir, "dgram.%d" % n[0]))
         lines.write(m.replace(b"\n", b"\\n") + b"\n")
-    return 0
+    return syslog_stub(a.dir, a.path, keep, a.life)
 
 
-def cmd_stamp(args):
-    data = open(args[0], "rb").read()
+def cmd_stamp(a):
+    data = open(a.file, "rb").read()
     text = data[data.index(b">") + 1:][:15].decode("ascii")
     now = time.time()
     year = time.localtime(now).tm_year
@@ -138,11 +122,16 @@ def cmd_stamp(args):
 
 
 def main():
-    cmds = {"freeport": cmd_freeport, "listening": cmd_listening,
-            "syslog": cmd_syslog, "tree": cmd_tree, "stamp": cmd_stamp}
-    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
-        sys.exit("usage: super.py freeport|listening PID|tree PID...|syslog --dir D --path P|stamp FILE")
-    return cmds[sys.argv[1]](sys.argv[2:])
+    c = Commands("super.py", __doc__)
+    c.add("freeport", cmd_freeport)
+    c.add("listening", cmd_listening).add_argument("pid")
+    q = c.add("syslog", cmd_syslog)
+    q.add_argument("--dir", required=True)
+    q.add_argument("--path", required=True)
+    q.add_argument("--life", type=float, default=180)
+    c.add("tree", cmd_tree).add_argument("pids", nargs="*", metavar="PID")
+    c.add("stamp", cmd_stamp).add_argument("file")
+    return c.run()
 
 
 if __name__ == "__main__":

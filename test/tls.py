@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """TLS ends for the client tests of connectd (python3 standard library only).
 
-  server --dir D --cert C --key K --mode echo|http
+  server --dir D --cert C --key K [--mode echo|http] [--life SECS]
         a TLS server on 127.0.0.1, port chosen by the kernel, in D/port.
         echo: sends back every byte it gets, until the client's EOF.
         http: HTTP/1.1; POST /echo answers 200 with the request body as the
-        response body, GET /N answers with N bytes of a fixed stream.
+        response body, GET /N answers with the first N bytes of the stream
+        of test/common.py.
         One line per connection in D/events: "done n=N rx=.. rxsha=.. tx=..
         txsha=.. tls=VERSION" (http: "request METHOD PATH len=..").
   pipe [--tls --cafile C --name NAME] --bytes N -- CMD...
@@ -21,11 +22,9 @@
 
 Every wait is bounded; traffic goes to 127.0.0.1 only.
 """
-import codecs
 import hashlib
 import http.server
 import os
-import random
 import select
 import signal
 import socket
@@ -35,28 +34,7 @@ import sys
 import threading
 import time
 
-
-def life(secs):
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(int(secs))
-
-
-def unescape(s):
-    return codecs.escape_decode(s.encode("latin-1"))[0]
-
-
-def stream(n, seed=20240601):
-    return random.Random(seed).randbytes(n)
-
-
-def opt(args, name, default=None):
-    if name in args:
-        return args[args.index(name) + 1]
-    return default
-
-
-def command(args):
-    return args[args.index("--") + 1:]
+from common import Commands, life, stream, stream_sha, unescape, write_atomic
 
 
 # ---------------------------------------------------------------- server
@@ -89,12 +67,12 @@ def echo_conn(conn, k, ev):
     conn.close()
 
 
-def cmd_server(args):
-    life(float(opt(args, "--life", "120")))
-    d = opt(args, "--dir")
-    mode = opt(args, "--mode", "echo")
+def cmd_server(a):
+    life(a.life)
+    d = a.dir
+    mode = a.mode
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(opt(args, "--cert"), opt(args, "--key"))
+    ctx.load_cert_chain(a.cert, a.key)
     lock = threading.Lock()
     events = open(os.path.join(d, "events"), "a", buffering=1)
 
@@ -126,7 +104,7 @@ def cmd_server(args):
             def do_GET(self):
                 n = int(self.path.strip("/") or "0")
                 ev("request GET %s len=0 tls=%s" % (self.path, self.connection.version()))
-                self.reply(stream(n))
+                self.reply(bytes(stream(0, n)))
 
             def log_message(self, *a):
                 pass
@@ -140,17 +118,13 @@ def cmd_server(args):
                 return ctx.wrap_socket(conn, server_side=True), addr
 
         srv = S(("127.0.0.1", 0), H)
-        with open(os.path.join(d, "port.tmp"), "w") as f:
-            f.write(str(srv.server_address[1]))
-        os.replace(os.path.join(d, "port.tmp"), os.path.join(d, "port"))
+        write_atomic(os.path.join(d, "port"), str(srv.server_address[1]))
         srv.serve_forever()
         return 0
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.bind(("127.0.0.1", 0))
     ls.listen(16)
-    with open(os.path.join(d, "port.tmp"), "w") as f:
-        f.write(str(ls.getsockname()[1]))
-    os.replace(os.path.join(d, "port.tmp"), os.path.join(d, "port"))
+    write_atomic(os.path.join(d, "port"), str(ls.getsockname()[1]))
     k = 0
     while True:
         conn, _ = ls.accept()
@@ -163,12 +137,15 @@ def cmd_server(args):
 # ---------------------------------------------------------------- pipe client
 
 class Pipe:
-    """A child's standard input and output, driven without blocking."""
+    """A child's standard input and output, driven without blocking. first
+    (at most a pipe's capacity) is in the child's input before it starts."""
 
-    def __init__(self, argv, deadline):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=sys.stderr)
-        self.win = self.p.stdin.fileno()
+    def __init__(self, argv, deadline, first=b""):
+        rin, self.win = os.pipe()
+        if first:
+            os.write(self.win, first)       # an empty pipe takes 64 KiB whole
+        self.p = subprocess.Popen(argv, stdin=rin, stdout=subprocess.PIPE, stderr=sys.stderr)
+        os.close(rin)
         self.rout = self.p.stdout.fileno()
         os.set_blocking(self.win, False)
         self.pending = bytearray()
@@ -201,7 +178,7 @@ class Pipe:
     def close_input(self):
         while self.pending:
             self.step()
-        self.p.stdin.close()
+        os.close(self.win)
         self.win = None
 
     def finish(self):
@@ -214,106 +191,175 @@ class Pipe:
             return "timeout"
 
 
-def cmd_pipe(args):
-    life(60)
-    n = int(opt(args, "--bytes"))
-    use_tls = "--tls" in args
-    pipe = Pipe(command(args), time.monotonic() + 40)
-    data = memoryview(stream(n, seed=7))
-    got = hashlib.sha256()
-    count = 0
-    res = {}
-    obj = inc = out = None
-    if use_tls:
-        ctx = ssl.create_default_context(cafile=opt(args, "--cafile"))
-        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        obj = ctx.wrap_bio(inc, out, server_hostname=opt(args, "--name", "127.0.0.1"))
+class PlainEnd:
+    """The client's end without TLS: bytes go to the pipe as they are."""
 
-    def feed(b):
-        """Bytes read from the pipe: to the TLS object, or plain as they are."""
-        if use_tls:
-            if b:
-                inc.write(b)
-            elif pipe.eof:
-                inc.write_eof()
-            return b""
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def handshake(self):
+        return None
+
+    def write(self, b):
+        self.pipe.pending += b
+
+    def read(self, b):
+        """Bytes read from the pipe: the bytes that came through."""
         return b
 
-    def plain():
-        """Decrypted bytes available now."""
-        if not use_tls:
-            return b""
+    def close(self):
+        pass
+
+    def rest(self, b):
+        """Bytes read from the pipe after the close."""
+
+
+class TlsEnd:
+    """The client's end of a TLS connection over the pipe (memory BIOs)."""
+
+    def __init__(self, pipe, cafile, name):
+        self.pipe = pipe
+        ctx = ssl.create_default_context(cafile=cafile)
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=name)
+
+    def flush(self):
+        """What TLS has to send, to the pipe."""
+        self.pipe.pending += self.out.read()
+
+    def handshake(self):
+        """The whole handshake; returns the TLS version."""
+        while True:
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.flush()
+                b = self.pipe.step()
+                if self.pipe.eof:
+                    raise ConnectionError("EOF during the TLS handshake")
+                if b:
+                    self.inc.write(b)
+        self.flush()
+        return self.obj.version()
+
+    def write(self, b):
+        self.obj.write(b)
+        self.flush()
+
+    def read(self, b):
+        """Bytes read from the pipe in; the plain bytes decrypted so far out."""
+        if b:
+            self.inc.write(b)
+        elif self.pipe.eof:
+            self.inc.write_eof()
         buf = bytearray()
         while True:
             try:
-                b = obj.read(65536)
-            except ssl.SSLWantReadError:
+                got = self.obj.read(65536)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
                 break
-            except ssl.SSLZeroReturnError:
+            if not got:
                 break
-            if not b:
-                break
-            buf += b
-        pipe.pending += out.read()
+            buf += got
+        self.flush()
         return bytes(buf)
 
+    def close(self):
+        """close_notify."""
+        try:
+            self.obj.unwrap()
+        except (ssl.SSLWantReadError, ssl.SSLError):
+            pass
+        self.flush()
+
+    def rest(self, b):
+        if b:
+            self.inc.write(b)
+
+
+class PipeRun:
+    """What the pipe client's steps share: the child, the end (plain or TLS),
+    how many bytes to send, what came back, the results."""
+
+    def __init__(self, a):
+        self.n = a.bytes
+        # Without --tls the first bytes are in the command's input before it
+        # starts. proxytunnel -e needs that: if its input is empty when the
+        # target's TLS 1.3 session tickets come, it blocks reading the tunnel
+        # for application data (which an echo server sends only after some
+        # came) and never reads its input again.
+        first = b"" if a.tls else bytes(stream(0, min(self.n, 16384)))
+        self.sent = len(first)
+        self.pipe = Pipe(a.command, time.monotonic() + 40, first)
+        self.end = TlsEnd(self.pipe, a.cafile, a.name) if a.tls else PlainEnd(self.pipe)
+        self.got = hashlib.sha256()
+        self.count = 0
+        self.res = {}
+
+
+# The pipe client's steps, in order; each raises when it cannot go on.
+
+def pipe_handshake(x):
+    """With --tls, the TLS handshake through the proxy."""
+    version = x.end.handshake()
+    if version is not None:
+        x.res["tls"] = version
+
+
+def pipe_exchange(x):
+    """Send the N bytes while reading what comes back, until N came back."""
+    while x.count < x.n:
+        if x.sent < x.n and len(x.pipe.pending) < 262144:
+            chunk = stream(x.sent, min(16384, x.n - x.sent))
+            x.sent += len(chunk)
+            x.end.write(chunk)
+        b = x.pipe.step()
+        if x.pipe.eof and not b:
+            raise ConnectionError("EOF after %d of %d bytes" % (x.count, x.n))
+        b = x.end.read(b)
+        x.got.update(b)
+        x.count += len(b)
+
+
+def pipe_close(x):
+    """close_notify (with --tls), then EOF on the command's input."""
+    x.end.close()
+    x.pipe.close_input()
+
+
+def pipe_drain(x):
+    """Read the command's output to its EOF."""
+    while not x.pipe.eof:
+        x.end.rest(x.pipe.step())
+
+
+PIPE_STEPS = (pipe_handshake, pipe_exchange, pipe_close, pipe_drain)
+
+
+def cmd_pipe(a):
+    life(60)
+    x = PipeRun(a)
     try:
-        if use_tls:
-            while True:
-                try:
-                    obj.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    pipe.pending += out.read()
-                    b = pipe.step()
-                    if pipe.eof:
-                        raise ConnectionError("EOF during the TLS handshake")
-                    feed(b)
-            pipe.pending += out.read()
-            res["tls"] = obj.version()
-        sent = 0
-        while count < n:
-            if sent < n and len(pipe.pending) < 262144:
-                chunk = data[sent:sent + 16384]
-                sent += len(chunk)
-                if use_tls:
-                    obj.write(chunk)
-                    pipe.pending += out.read()
-                else:
-                    pipe.pending += chunk
-            b = pipe.step()
-            if pipe.eof and not b:
-                raise ConnectionError("EOF after %d of %d bytes" % (count, n))
-            b = feed(b) + plain()
-            got.update(b)
-            count += len(b)
-        if use_tls:
-            try:
-                obj.unwrap()
-            except (ssl.SSLWantReadError, ssl.SSLError):
-                pass
-            pipe.pending += out.read()
-        pipe.close_input()
-        while not pipe.eof:
-            b = pipe.step()
-            if use_tls and b:
-                inc.write(b)
-        res["end"] = "eof"
+        for step in PIPE_STEPS:
+            step(x)
+        x.res["end"] = "eof"
     except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as e:
-        res["end"] = "error:%s" % e
-    res["rx"] = count
-    res["ok"] = int(count == n and got.hexdigest() == hashlib.sha256(data).hexdigest())
-    res["tx"] = n
-    res["status"] = pipe.finish()
+        x.res["end"] = "error:%s" % e
+    res = x.res
+    res["rx"] = x.count
+    res["ok"] = int(x.count == x.n and x.got.hexdigest() == stream_sha(x.n))
+    res["tx"] = x.n
+    res["status"] = x.pipe.finish()
     print(" ".join("%s=%s" % kv for kv in res.items()))
     return 0 if res["ok"] and res["end"] == "eof" and res["status"] == 0 else 1
 
 
-def cmd_banner(args):
+def cmd_banner(a):
     life(60)
-    expect = unescape(opt(args, "--expect"))
-    send = unescape(opt(args, "--send"))
-    pipe = Pipe(command(args), time.monotonic() + 30)
+    expect = unescape(a.expect)
+    send = unescape(a.send)
+    pipe = Pipe(a.command, time.monotonic() + 30)
     got = bytearray()
     first = None
     try:
@@ -334,10 +380,22 @@ def cmd_banner(args):
 
 
 def main():
-    cmds = {"server": cmd_server, "pipe": cmd_pipe, "banner": cmd_banner}
-    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
-        sys.exit("usage: tls.py server|pipe|banner ...")
-    return cmds[sys.argv[1]](sys.argv[2:])
+    c = Commands("tls.py", __doc__)
+    q = c.add("server", cmd_server)
+    q.add_argument("--dir", required=True)
+    q.add_argument("--cert", required=True)
+    q.add_argument("--key", required=True)
+    q.add_argument("--mode", default="echo", choices=("echo", "http"))
+    q.add_argument("--life", type=float, default=120)
+    q = c.add("pipe", cmd_pipe, command=True)
+    q.add_argument("--tls", action="store_true")
+    q.add_argument("--cafile")
+    q.add_argument("--name", default="127.0.0.1")
+    q.add_argument("--bytes", type=int, required=True)
+    q = c.add("banner", cmd_banner, command=True)
+    q.add_argument("--expect", required=True)
+    q.add_argument("--send", required=True)
+    return c.run()
 
 
 if __name__ == "__main__":
