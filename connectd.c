@@ -2,13 +2,12 @@
  * connectd: an HTTP CONNECT proxy for one client connection, started by a
  * super-server with the client on descriptors 0 and 1.
  */
-#define _GNU_SOURCE	/* setgroups */
+#define _GNU_SOURCE
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,7 +37,10 @@ struct config {
 	const char *bindtext;
 	unsigned connect, head, idle;	/* -c, -t, -i in seconds */
 	unsigned delay;			/* -e in milliseconds */
-	const char *user;
+	const char *user;		/* -u: a name, or "uid:gid" */
+	int numeric;			/* -u was uid:gid: no lookup */
+	uid_t uid;
+	gid_t gid;
 	const char *checker;		/* -P; NULL: no authentication */
 	const char *realm;		/* -r */
 	char challenge[2 * REALM_MAX + 40];	/* its Proxy-Authenticate line */
@@ -143,6 +145,24 @@ balancer(struct config *cf, const char *arg)
 	cf->balancers[cf->nbalancers++] = scratch.rules[0].net;
 }
 
+/* -u: a user name, or uid:gid in numbers, which needs no lookup of the user database. */
+static void
+ids(struct config *cf, const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	unsigned long u, g;
+
+	cf->user = arg;
+	cf->numeric = colon != NULL;
+	if (colon == NULL)
+		return;
+	if (number_parse(arg, (size_t)(colon - arg), ID_MAX, &u) == -1 ||
+	    number_parse(colon + 1, strlen(colon + 1), ID_MAX, &g) == -1)
+		bad("-u", "not a user name or uid:gid", arg);
+	cf->uid = (uid_t)u;
+	cf->gid = (gid_t)g;
+}
+
 static void
 options(int argc, char **argv, struct config *cf)
 {
@@ -208,7 +228,7 @@ options(int argc, char **argv, struct config *cf)
 			cf->realm = optarg;
 			break;
 		case 'u':
-			cf->user = optarg;
+			ids(cf, optarg);
 			break;
 		case ':':
 			usage(optopt, "needs an argument");
@@ -246,21 +266,43 @@ executable(const char *path)
 		bad("-P", "not executable", path);
 }
 
-/* Started as root: become the user, with no way back. Else nothing to do. */
+/*
+ * The calls themselves: connectd has one thread, and musl's wrappers would
+ * first stop every other thread, at three more calls each. i386's calls of
+ * 32-bit ids are the ones whose names end in 32.
+ */
+#ifdef SYS_setresuid32
+#define SETGROUPS	SYS_setgroups32
+#define SETRESGID	SYS_setresgid32
+#define SETRESUID	SYS_setresuid32
+#else
+#define SETGROUPS	SYS_setgroups
+#define SETRESGID	SYS_setresgid
+#define SETRESUID	SYS_setresuid
+#endif
+
+/* Started as root: become the -u user, with no way back. Else nothing to do. */
 static void
-drop(const char *user)
+drop(const struct config *cf)
 {
 	struct passwd *pw;
+	uid_t uid = cf->uid;
+	gid_t gid = cf->gid;
 
 	if (geteuid() != 0)
 		return;
-	if ((pw = getpwnam(user)) == NULL)
-		bad("-u", "no such user", user);
-	if (pw->pw_uid == 0)
-		bad("-u", "not an unprivileged user", user);
-	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1 || setuid(0) != -1 || geteuid() == 0) {
-		log_line("connectd: -u: cannot become %s: %s", user, strerror(errno));
+	if (!cf->numeric) {
+		if ((pw = getpwnam(cf->user)) == NULL)
+			bad("-u", "no such user", cf->user);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (uid == 0)
+		bad("-u", "not an unprivileged user", cf->user);
+	if (syscall(SETGROUPS, 0, NULL) == -1 || syscall(SETRESGID, gid, gid, gid) == -1 ||
+	    syscall(SETRESUID, uid, uid, uid) == -1 || syscall(SETRESUID, 0, 0, 0) != -1 ||
+	    geteuid() == 0) {
+		log_line("connectd: -u: cannot become %s: %s", cf->user, strerror(errno));
 		exit(EXIT_USAGE);
 	}
 }
@@ -636,7 +678,7 @@ main(int argc, char **argv)
 	options(argc, argv, &cf);
 	(void)signal(SIGPIPE, SIG_IGN);
 	client(&s);
-	drop(cf.user);
+	drop(&cf);
 	if (cf.checker != NULL)
 		executable(cf.checker);
 	(void)snprintf(s.target, sizeof s.target, "-");
