@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -399,10 +400,11 @@ linger(const struct session *s)
 static void
 descriptors(void)
 {
-	int fd, closed = 0;
+	struct pollfd pf[3] = { { .fd = 0 }, { .fd = 1 }, { .fd = 2 } };
+	int fd, closed = 0, polled = poll(pf, 3, 0) != -1;	/* one call: POLLNVAL is a closed one */
 
 	for (fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+		if (polled ? (pf[fd].revents & POLLNVAL) != 0 : fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
 			if (open("/dev/null", O_RDWR) != fd)
 				exit(EXIT_TEMP);	/* nowhere to say so */
 			closed |= fd < 2;
@@ -674,8 +676,9 @@ main(int argc, char **argv)
 
 	descriptors();
 	net_catch();
-	cf.stderr_ok = auth_stderr();
 	options(argc, argv, &cf);
+	if (cf.checker != NULL)
+		cf.stderr_ok = auth_stderr();
 	(void)signal(SIGPIPE, SIG_IGN);
 	client(&s);
 	drop(&cf);
