@@ -31,8 +31,13 @@
 	"[-c secs] [-e msecs] [-H cidr] [-i secs] [-l auto|stderr|syslog] [-P checker] " \
 	"[-r realm] [-t secs] [-u user] [portspec ...]"
 
+/*
+ * The small fields first, then the policy, whose counts and first rules
+ * lead it, then what only -H uses: what every connection reads or writes
+ * here lies in the page that the config starts on (the policy's name texts,
+ * 69 KiB, are touched only with -A and -D).
+ */
 struct config {
-	struct policy policy;
 	struct sockaddr_storage from;	/* -b */
 	int bind;
 	const char *bindtext;
@@ -46,8 +51,9 @@ struct config {
 	const char *realm;		/* -r */
 	char challenge[2 * REALM_MAX + 40];	/* its Proxy-Authenticate line */
 	int stderr_ok;			/* a checker may have descriptor 2 */
-	struct cidr balancers[BALANCERS_MAX];	/* -H: who may send a PROXY header */
 	size_t nbalancers;
+	struct policy policy;
+	struct cidr balancers[BALANCERS_MAX];	/* -H: who may send a PROXY header */
 };
 
 /* A refusal that a step of the request decided, for main to send. */
@@ -57,7 +63,11 @@ struct verdict {
 	char more[sizeof " addr= rule=" + ADDRTEXT_MAX + NAMEWHY_MAX];	/* more log fields */
 };
 
-/* Everything one request needs to be answered and logged. */
+/*
+ * Everything one request needs to be answered and logged. What every
+ * connection reads or writes (up to the start of buf, where a head is)
+ * fits in the page that the session starts on.
+ */
 struct session {
 	char client[192];	/* what follows client= in a log line: the client [via=balancer] */
 	char target[LOGFIELD_SIZE];
@@ -172,6 +182,11 @@ options(int argc, char **argv, struct config *cf)
 	size_t i;
 	int c;
 
+	cf->connect = DEF_CONNECT;
+	cf->delay = DEF_DELAY;
+	cf->head = DEF_HEAD;
+	cf->idle = DEF_IDLE;
+	cf->user = DEF_USER;
 	opterr = 0;
 	while ((c = getopt(argc, argv, ":46A:a:b:c:D:d:e:H:i:l:P:r:t:u:")) != -1) {
 		switch (c) {
@@ -546,9 +561,10 @@ deny(struct verdict *v, enum status st, const char *type, const char *why)
  * With -P: 0 for credentials that the checker accepts, or -1 and a 407 (a 400
  * for two fields; a 500 when the checker fails). Their text in the head is
  * wiped once decoded, the decoded password once the checker has it. The user
- * name is logged from here on.
+ * name is logged from here on. Not inlined: its 1 KiB name stays out of
+ * main's frame, which every connection's stack holds.
  */
-static int
+__attribute__((noinline)) static int
 authenticate(struct session *s, const struct config *cf, struct verdict *v)
 {
 	static struct credentials c;
@@ -653,23 +669,46 @@ targets(const struct session *s, const struct config *cf, int opened, long long 
 	return -1;
 }
 
+/*
+ * Resolve once, judge every address, connect, under -c: the target's
+ * socket, or the refusal. The addresses (2 KiB) live in this frame, not in
+ * main's, so that the stack's deepest point, here or in a log line, stays
+ * within one page below the environment's (noinline keeps it so).
+ */
+__attribute__((noinline)) static int
+reach(struct session *s, const struct config *cf, int opened)
+{
+	struct addrs as;
+	struct neterr e;
+	struct verdict v;
+	long long connectby = net_now() + (long long)cf->connect * 1000;
+	int fd;
+
+	if (targets(s, cf, opened, connectby, &as, &v) == -1) {
+		interrupted(s);
+		refuse(s, v.st, v.type, v.why, v.more);
+	}
+	if ((fd = net_connect(&as, cf->bind ? &cf->from : NULL, connectby, cf->delay, &e)) == -1) {
+		interrupted(s);
+		refuse(s, e.status, e.type, "connection failed", "");
+	}
+	return fd;
+}
+
 int
 main(int argc, char **argv)
 {
-	static struct config cf = { .connect = DEF_CONNECT, .delay = DEF_DELAY, .head = DEF_HEAD,
-	    .idle = DEF_IDLE, .user = DEF_USER };
-	static struct session s;
+	static struct config cf __attribute__((aligned(4096)));	/* zero, not initialised data: see struct config */
+	static struct session s __attribute__((aligned(4096)));	/* a page of its own, see above */
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 	struct relay rl = { .in = 0, .out = 1 };
 	struct sockaddr_storage peer, local;
 	socklen_t plen = sizeof peer, llen = sizeof local;
-	struct addrs as;
-	struct neterr e;
 	struct verdict v;
 	enum status st;
 	enum relay_end end;
 	long long begun = net_now();	/* -t counts from here */
-	long long headby, connectby;	/* the deadlines of -t and -c */
+	long long headby;		/* the deadline of -t */
 	long long since, ms;		/* when the tunnel opened; how long it ran */
 	int opened;			/* an -A rule allowed the name */
 	char addr[ADDRTEXT_MAX];
@@ -703,15 +742,7 @@ main(int argc, char **argv)
 	if (names(&s, &cf.policy, &opened, &v) == -1)
 		refuse(&s, v.st, v.type, v.why, v.more);
 
-	connectby = net_now() + (long long)cf.connect * 1000;
-	if (targets(&s, &cf, opened, connectby, &as, &v) == -1) {
-		interrupted(&s);
-		refuse(&s, v.st, v.type, v.why, v.more);
-	}
-	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, connectby, cf.delay, &e)) == -1) {
-		interrupted(&s);
-		refuse(&s, e.status, e.type, "connection failed", "");
-	}
+	rl.target = reach(&s, &cf, opened);
 	if (getpeername(rl.target, (struct sockaddr *)&peer, &plen) == -1 ||
 	    getsockname(rl.target, (struct sockaddr *)&local, &llen) == -1)
 		refuse(&s, ST_BADGATEWAY, "connection_terminated", "connection failed", "");

@@ -54,11 +54,15 @@ struct dir {
 	unsigned long long *count;
 };
 
-/* The whole state of the tunnel. The buffers come last: a spliced tunnel never touches them. */
+/*
+ * The whole state of the tunnel. A spliced tunnel never touches the
+ * buffers; the directions come last, in the page of the small variables
+ * that the next files and the C library put after them.
+ */
 static struct tunnel {
-	struct dir d[2];
 	char bufs[2][RELAY_BUF];
-} tn;
+	struct dir d[2];
+} tn __attribute__((aligned(4096)));
 
 const char *const relay_endname[] = {
 	[END_EOF] = "eof",
