@@ -439,10 +439,12 @@ def goals(res, why):
         for fig, word in (("a", "up"), ("b", "down")):
             line("(2) bulk %s: %s >= 0.95 x the %s" % (word, n, bare), n, bare, fig, "rate", 0.95)
     line("(3) memory: connectd-static PSS <= 0.6 x tinyproxy's", "connectd-static", "tinyproxy", "d", "pss", 0.6, True)
-    peers = ["%s %.2f" % (p, statistics.median(ratios(res, p, "bare relay (static)", "c", "rate")))
-             for p in ("Apache", "Squid") if ratios(res, p, "bare relay (static)", "c", "rate")]
-    print("(4) peers: setups x the bare relay (static): %s" % ("; ".join(peers) or "not measured (%s)" % "; ".join(
-        "%s %s" % (p, why.get(p, "gave no figure")) for p in ("Apache", "Squid"))))
+    peers = []
+    for p in ("Apache", "Squid"):
+        v = ratios(res, p, "bare relay (static)", "c", "rate")
+        peers.append("%s %.2f" % (p, statistics.median(v)) if v else "%s not measured (%s)" % (
+            p, why.get(p, why.get("bare relay (static)", "gave no figure"))))
+    print("(4) peers: setups x the bare relay (static): %s" % "; ".join(peers))
     v = ratios(res, "connectd-static, localhost, 256 -A", "connectd-static, localhost", "c", "rate")
     if v:
         print("(i) names: 256 -A rules x none, setups: %.3f [%.3f-%.3f], %s" % (
@@ -476,7 +478,7 @@ def main():
     ap.add_argument("--bulk-mib", type=int, default=1024, help="(a), (b): MiB through one tunnel (default 1024)")
     ap.add_argument("--setups", type=int, default=1000, help="(c): setups per round and row (default 1000)")
     ap.add_argument("--conc", type=int, default=100, help="(d): tunnels at once (default 100)")
-    ap.add_argument("--conc-mib", type=int, default=20, help="(d): MiB each way in each (default 20)")
+    ap.add_argument("--conc-mib", type=int, default=8, help="(d): MiB each way in each (default 8)")
     a = ap.parse_args()
     if not shutil.which("tcpserver"):
         sys.exit("bench: needs tcpserver (apt-get install ucspi-tcp)")

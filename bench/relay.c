@@ -29,7 +29,8 @@ static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 
 struct dir {
 	int in, out, pipe[2];
-	size_t inpipe;
+	size_t inpipe, cap;	/* bytes in the pipe; its size */
+	int full;		/* the pipe took nothing more: wait until it drains */
 	int eof, done;
 };
 
@@ -83,13 +84,17 @@ writeall(int fd, const char *p, size_t n)
 static void
 plumb(struct dir *d, int in, int out)
 {
+	int sz;
+
 	d->in = in;
 	d->out = out;
 	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		exit(111);
-	(void)fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_SIZE);	/* else the default: still a relay */
-	if (fcntl(in, F_SETFL, O_NONBLOCK | O_RDWR) == -1)
+	if ((sz = fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_SIZE)) == -1)
+		sz = fcntl(d->pipe[1], F_GETPIPE_SZ);	/* the default: still a relay */
+	if (sz <= 0 || fcntl(in, F_SETFL, O_NONBLOCK | O_RDWR) == -1)
 		exit(111);
+	d->cap = (size_t)sz;
 }
 
 /* One direction's turn: in to the pipe, then the pipe to out; the EOF passed on. */
@@ -99,17 +104,20 @@ turn(struct dir *d, short rev, short wev)
 	ssize_t n;
 
 	if (rev && !d->eof) {
-		n = splice(d->in, NULL, d->pipe[1], NULL, PIPE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		n = splice(d->in, NULL, d->pipe[1], NULL, d->cap - d->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0)
 			d->inpipe += (size_t)n;
 		else if (n == 0 || errno != EAGAIN)
 			d->eof = 1;
+		else if (d->inpipe > 0)
+			d->full = 1;	/* readable, but no room left in the pipe */
 	}
 	if ((rev || wev) && d->inpipe > 0) {
 		n = splice(d->pipe[0], NULL, d->out, NULL, d->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0)
+		if (n > 0) {
 			d->inpipe -= (size_t)n;
-		else if (n == -1 && errno != EAGAIN)
+			d->full = 0;
+		} else if (n == -1 && errno != EAGAIN)
 			exit(111);
 	}
 	if (d->eof && d->inpipe == 0 && !d->done) {
@@ -138,7 +146,8 @@ main(void)
 	plumb(&d[1], t, 1);
 	while (!d[0].done || !d[1].done) {
 		for (i = 0; i < 2; i++) {
-			pf[2 * i] = (struct pollfd){ .fd = d[i].eof ? -1 : d[i].in, .events = POLLIN };
+			pf[2 * i] = (struct pollfd){ .fd = d[i].eof || d[i].full || d[i].inpipe == d[i].cap ? -1 : d[i].in,
+			    .events = POLLIN };
 			pf[2 * i + 1] = (struct pollfd){ .fd = d[i].inpipe ? d[i].out : -1, .events = POLLOUT };
 		}
 		if (poll(pf, 4, -1) == -1) {
