@@ -38,8 +38,9 @@ measurement, printed in the row, never run again; the bench exits 1 if it
 was a row of connectd, a bare relay or the direct connection.
 
 --runs rounds; in each, every figure is measured for every row in turn (the
-order rotated each round), so that what the machine does meanwhile falls on
-all rows alike. Each figure is the median of the rounds, printed with the
+order rotated each round; the bulk figures twice, the rows in order and then
+back, their mean the round's), so that what the machine does meanwhile falls
+on all rows alike. Each figure is the median of the rounds, printed with the
 spread [min-max]; each ratio is the median of the ratios of the same round,
 with their spread. Then each goal, met or not, with its figures. Traffic
 goes to 127.0.0.1 only.
@@ -522,14 +523,22 @@ def main():
             order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
             for fig, _, how in FIGURES:
                 fn, args = how(a)
-                for row in order:
-                    if fig not in row.figures or row.name in why:
-                        continue
-                    try:
-                        for k, v in fn(load, row, *args).items():
-                            res.setdefault((row.name, fig, k), {})[rnd] = v
-                    except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
-                        why[row.name] = "failed in (%s): %s" % (fig, e)
+                # The bulk figures, the noisiest, twice a round: the rows in
+                # order, then back; the round's figure is the mean of the two.
+                passes = [order, order[::-1]] if fig in "ab" else [order]
+                got = {}
+                for rows_ in passes:
+                    for row in rows_:
+                        if fig not in row.figures or row.name in why:
+                            continue
+                        try:
+                            for k, v in fn(load, row, *args).items():
+                                got.setdefault((row.name, fig, k), []).append(v)
+                        except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+                            why[row.name] = "failed in (%s): %s" % (fig, e)
+                for key, v in got.items():
+                    if key[0] not in why:
+                        res.setdefault(key, {})[rnd] = statistics.mean(v)
     finally:
         for row in live:
             row.stop()

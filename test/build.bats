@@ -125,61 +125,89 @@ build_with() {
 	[ "$output" = "client=- target=192.0.2.1:22 status=403 error=http_request_denied" ]
 }
 
-@test "the bench, at tiny sizes, prints a row for each proxy and a line for each goal of issue 6" {
+@test "the bench, at tiny sizes, prints every row with its spread, the ratios to the bare relay and to direct, and a line for each goal" {
 	command -v tcpserver >/dev/null || skip "tcpserver is not installed (apt-get install ucspi-tcp)"
 	# none GREP-ARGS...: no line of the input matches (a plain "! grep" would not fail the test).
 	none() { ! grep -q "$@"; }
-	# connectd-static is built here when musl-gcc is there, as make bench does;
-	# without musl-gcc the path stays empty and the bench says "not built".
-	static=$BATS_TEST_TMPDIR/static/connectd-static
+	# The bench's programs and connectd-static are built in a copy, as make
+	# bench builds them; without musl-gcc the static paths stay empty and the
+	# bench says "not built".
+	local dir=$BATS_TEST_TMPDIR/bench static= relay_static= musl=
+	mkdir -p "$dir/bench"
+	cp ./*.c ./*.h Makefile "$dir"/
+	cp bench/*.c "$dir/bench/"
+	targets="bench/load bench/relay"
 	if command -v musl-gcc >/dev/null; then
-		mkdir -p "${static%/*}"
-		cp ./*.c ./*.h Makefile "${static%/*}"/
-		run make -C "${static%/*}" static
-		[ "$status" -eq 0 ] || { echo "$output"; return 1; }
-		[ -x "$static" ]
+		musl=1 targets="$targets static bench/relay-static"
+		static=$dir/connectd-static relay_static=$dir/bench/relay-static
 	fi
-	run env CONNECTD_STATIC="$static" timeout 120 python3 bench/bench.py --runs 1 --bulk-mib 8 --setups 20 --conc 4 --conc-mib 4
+	run make -C "$dir" WERROR=-Werror $targets
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	run env CONNECTD_STATIC="$static" BENCH_RELAY_STATIC="$relay_static" BENCH_LOAD="$dir/bench/load" \
+		BENCH_RELAY="$dir/bench/relay" timeout 300 python3 bench/bench.py --runs 2 --bulk-mib 8 --setups 20 \
+		--conc 4 --conc-mib 4
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"logs kept"* ]]
-	[[ "$output" != *"differ"* ]]
+	[[ "$output" != *"failed"* ]]
 	[[ "$output" != *"not exact"* ]]
-	# connectd's row has all ten figures and no note; the direct one, (a) to (d).
-	full='(\| +[0-9.]+ +){10}\| +\|$'
-	grep -Eq "^\| connectd +$full" <<<"$output"
-	grep -Eq "^\| direct +(\| +[0-9.]+ +){8}(\| +- +){2}\| +\|$" <<<"$output"
-	# Every other proxy: its figures and no note when its command is there, else
-	# the reason in its row and in each goal that needs it (a goal that needs
-	# two absent proxies names both). ROW:COMMAND:REASON:HOW THE GOALS NAME IT
-	for p in "connectd-static:musl-gcc:not built:connectd-static" \
-		"nc relay:nc:not installed:the nc relay's" \
-		"Apache:apache2:not installed:Apache's" \
-		"Squid:squid:not installed:Squid's" \
-		"tinyproxy:tinyproxy:not installed:tinyproxy's"; do
-		IFS=: read -r name cmd reason word <<<"$p"
-		goals=$(sed -n '/^goals of issue 6:$/,$p' <<<"$output" | grep '^([a-e]) ' | grep -F -- "$word")
-		echo "goals that need $name:"
-		echo "$goals"
-		[ -n "$goals" ]
-		if command -v "$cmd" >/dev/null; then
-			case $name in
-			"nc relay") grep -Eq "^\| nc relay +(\| +- +){4}(\| +[0-9.]+ +){3}(\| +- +){3}\| +\|$" <<<"$output" ;;
-			*) grep -Eq "^\| $name +$full" <<<"$output" ;;
-			esac
-			none -F -- "$name $reason" <<<"$goals"
+	[[ "$output" == *"load average (1, 5, 15 min) before: "*", after: "* ]]
+	# A figure: its median, and the spread of the two rounds.
+	n='[0-9.]+ \[[0-9.]+-[0-9.]+\]'
+	all="(\| +$n +){8}\| +\|$"
+	setups="(\| +- +){2}(\| +$n +){3}(\| +- +){3}\| +\|$"
+	grep -Eq "^\| direct +(\| +$n +){6}(\| +- +){2}\| +\|$" <<<"$output"
+	grep -Eq "^\| connectd +$all" <<<"$output"
+	grep -Eq "^\| bare relay \(glibc\) +$all" <<<"$output"
+	# Every other row: its figures and no note when its program is there, else
+	# the reason in its row and in each goal that needs it.
+	# ROW;FIGURES;REASON WHEN ABSENT;PRESENT (not empty)
+	for r in "connectd-static;$all;not built;$musl" "bare relay (static);$all;not built;$musl" \
+		"connectd-static -u nobody;$setups;not built;$musl" \
+		"connectd-static, localhost;$setups;not built;$musl" \
+		"connectd-static, localhost, 256 -A;$setups;not built;$musl" \
+		"connectd-static -P /bin/true;$setups;not built;$musl" \
+		"connectd-static -P checkpassword;$setups;not built;$musl" \
+		"Apache;$all;not installed;$(command -v apache2)" "Squid;$all;not installed;$(command -v squid)" \
+		"tinyproxy;$all;not installed;$(command -v tinyproxy)"; do
+		IFS=';' read -r name figures reason present <<<"$r"
+		row=$(sed 's/[()]/\\&/g' <<<"$name")
+		if [ -n "$present" ]; then
+			grep -Eq "^\| $row +$figures" <<<"$output"
 		else
-			grep -Eq "^\| $name .*\| $reason +\|$" <<<"$output"
-			none -v -F -- "$name $reason" <<<"$goals"
-			none -v -- ': not measured (' <<<"$goals"
+			grep -Eq "^\| $row +(\| +- +){8}\| $reason +\|$" <<<"$output"
 		fi
 	done
-	[ "$(grep -Ec '^\([a-e]\) connectd.*: ([0-9.]+( \(.*\))?, (met|not met)|not measured \(.*\))' <<<"$output")" -eq 8 ]
-	if command -v musl-gcc >/dev/null; then
-		grep -Eq '^\(c\) the faster build for setups: connectd(-static)?, [0-9]+/s against [0-9]+/s$' <<<"$output"
+	# The ratios: connectd's to its bare relay and to direct, each with its spread.
+	grep -Eq "^\| connectd +(\| +$n +){6}\|$" <<<"$output"
+	goals=$(sed -n '/^goals:$/,$p' <<<"$output")
+	echo "goals:"
+	echo "$goals"
+	# A goal with a limit: the ratio, its spread, the two figures, met or not;
+	# or not measured, naming each row that is missing and why.
+	fig='[0-9.]+ \[[0-9.]+-[0-9.]+\] \([0-9.e+]+ vs [0-9.e+]+\), (met|not met)'
+	[ "$(grep -Ec "^\([123]\) .*: ($fig|not measured \(.+\))$" <<<"$goals")" -eq 7 ]
+	grep -Eq "^\(1\) setups: connectd >= 0.95 x the bare relay \(glibc\): $fig$" <<<"$goals"
+	grep -Eq "^\(2\) bulk up: connectd >= 0.95 x the bare relay \(glibc\): $fig$" <<<"$goals"
+	grep -Eq "^\(2\) bulk down: connectd >= 0.95 x the bare relay \(glibc\): $fig$" <<<"$goals"
+	if [ -n "$musl" ]; then
+		[ "$(grep -Ec "^\([12]\) .*connectd-static.*: $fig$" <<<"$goals")" -eq 3 ]
+		grep -Eq "^\(i\) names: 256 -A rules x none, setups: [0-9.]+ \[[0-9.]+-[0-9.]+\], too few rounds to tell the noise$" <<<"$goals"
+		grep -Eq "^\(ii\) -P, setups x connectd-static without: -P /bin/true $n \([0-9]+/s\); -P checkpassword $n \([0-9]+/s\)$" <<<"$goals"
 	else
-		grep -Fxq '(c) the faster build for setups: not measured (connectd-static not built)' <<<"$output"
+		[ "$(grep -Fc "connectd-static not built" <<<"$goals")" -eq 4 ]
+		grep -Fxq "(i) names: 256 -A rules x none, setups: not measured (not built)" <<<"$goals"
 	fi
+	if command -v tinyproxy >/dev/null && [ -n "$musl" ]; then
+		grep -Eq "^\(3\) memory: connectd-static PSS <= 0.6 x tinyproxy's: $fig$" <<<"$goals"
+	else
+		grep -Eq "^\(3\) memory: connectd-static PSS <= 0.6 x tinyproxy's: not measured \(.*(tinyproxy not installed|connectd-static not built).*\)$" <<<"$goals"
+	fi
+	if command -v apache2 >/dev/null && command -v squid >/dev/null && [ -n "$musl" ]; then
+		grep -Eq "^\(4\) peers: setups x the bare relay \(static\): Apache [0-9.]+; Squid [0-9.]+$" <<<"$goals"
+	fi
+	command -v apache2 >/dev/null || grep -Eq "^\(4\) peers: .*Apache not measured \(not installed\)" <<<"$goals"
+	command -v squid >/dev/null || grep -Eq "^\(4\) peers: .*Squid not measured \(not installed\)" <<<"$goals"
 }
 
 @test "the deterministic stream of the tests and the bench has the right bytes for any window, across each period's end" {
