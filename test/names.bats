@@ -204,7 +204,7 @@ egress_args() {
 	local l64 l63
 	l64=$(labels 64 64) l63=$(labels 63 63)
 	usage_error "connectd: -A: a label longer than 63: *.$l64.example" -A "*.$l64.example"
-	run "$CONNECTD" -A "*.$l63.example" -c 0
+	run "$CONNECTD" -l stderr -A "*.$l63.example" -c 0
 	[ "$output" = 'connectd: -c: not a number of seconds in 1..3600: 0' ]
 }
 
@@ -212,7 +212,7 @@ egress_args() {
 	local n254 n253
 	n254=$(labels 254 63) n253=$(labels 253 63)
 	usage_error "connectd: -D: a name longer than 253: .$n254" -D ".$n254"
-	run "$CONNECTD" -D "*.$n253." -c 0
+	run "$CONNECTD" -l stderr -D "*.$n253." -c 0
 	[ "$output" = 'connectd: -c: not a number of seconds in 1..3600: 0' ]
 }
 
