@@ -259,10 +259,23 @@ cpu_under() {
 	cpu_under 0.5
 }
 
-# signal_now SIG: send SIG to connectd, the held client's; connectd ends
-# with exit 111 and nothing of it is left; the client ends too.
+# caught PID: wait (bounded) until PID catches SIGTERM and SIGHUP (its
+# SigCgt has bits 1 and 15): before that, a signal's default action would end
+# it, as it would any program that has not yet set its handlers.
+caught() {
+	local end=$((SECONDS + 10)) cgt
+	while cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) &&
+		(((16#${cgt:-0} & 0x4001) != 0x4001)); do
+		[ $SECONDS -lt $end ] || { echo "connectd $1 never caught SIGTERM and SIGHUP"; return 1; }
+		sleep 0.01
+	done
+}
+
+# signal_now SIG: send SIG to connectd, the held client's, once it catches
+# it; connectd ends with exit 111 and nothing of it is left; the client ends too.
 signal_now() {
 	connectd_pid
+	caught "$DPID"
 	kill "-$1" "$DPID"
 	assert_exit 111
 	assert_gone

@@ -99,7 +99,7 @@ labels() {
 # pattern_accepted ARG...: connectd takes these arguments and goes on to the
 # next, -c 0, the usage error it gives.
 pattern_accepted() {
-	run "$CONNECTD" -l stderr "$@" -c 0 </dev/null
+	run "$CONNECTD" -l stderr "$@" -c 0
 	[ "$output" = 'connectd: -c: not a number of seconds in 1..3600: 0' ]
 }
 
