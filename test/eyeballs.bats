@@ -34,6 +34,7 @@ dead_first() {
 
 # no_syn_sent ADDR: connectd holds no connection attempt to ADDR:P any more.
 no_syn_sent() {
+	need ss
 	if ss -Htn state syn-sent "( dst $1 and dport = :$P )" | grep -q .; then
 		echo "an attempt to $1:$P is still under way:"
 		ss -tn state syn-sent

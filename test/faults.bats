@@ -305,6 +305,7 @@ signal_now() {
 	start_proxy -- -a 127.0.0.1 -t 5 -c 30 "$TPORT"
 	client_bg --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")" waiteof
 	# connectd's SYN waits in the full queue: its socket is in SYN-SENT.
+	need ss
 	local end=$((SECONDS + 10))
 	until ss -Htn state syn-sent "( dport = :$TPORT )" | grep -q .; do
 		[ $SECONDS -lt $end ] || { echo "no connection in SYN-SENT to port $TPORT"; return 1; }
