@@ -152,9 +152,21 @@ connectd-static: $(SRCS) $(HDRS)
 	$(MUSL_CC) $(WARN) $(CFLAGS) -idirafter /usr/include/$(MULTIARCH) -idirafter /usr/include \
 	    -static $(LDFLAGS) -o $@ $(SRCS)
 
-# connectd-static too when musl-gcc is there; the bench skips it when it is not built.
-bench: connectd
-	@if command -v $(MUSL_CC) >/dev/null; then $(MAKE) static || rm -f connectd-static; fi
+# The bench's own programs, never installed: its load client and target, and
+# the bare relay that is the ceiling connectd is measured against, built as
+# connectd is, with glibc and static with musl.
+BENCH_CFLAGS = $(WARN) -O2
+bench/load: bench/load.c
+	$(CC) $(BENCH_CFLAGS) $(LDFLAGS) -o $@ bench/load.c
+bench/relay: bench/relay.c
+	$(CC) $(BENCH_CFLAGS) $(LDFLAGS) -o $@ bench/relay.c
+bench/relay-static: bench/relay.c
+	$(MUSL_CC) $(BENCH_CFLAGS) -static $(LDFLAGS) -o $@ bench/relay.c
+
+# The static builds too when musl-gcc is there; the bench skips a row whose program is not built.
+bench: connectd bench/load bench/relay
+	@if command -v $(MUSL_CC) >/dev/null; then $(MAKE) static bench/relay-static || \
+	    rm -f connectd-static bench/relay-static; fi
 	python3 bench/bench.py
 
 install: connectd
@@ -167,6 +179,7 @@ uninstall:
 
 clean:
 	rm -f connectd connectd-static .cflags $(OBJS) $(UNITS) test/loadgen $(FUZZERS)
+	rm -f bench/load bench/relay bench/relay-static
 	rm -rf san vg m32 pipe4k fuzz/out
 
 .PHONY: all static check run bench install uninstall clean sanitize fuzz fuzz-build fuzz-merge m32-build FORCE

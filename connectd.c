@@ -2,13 +2,13 @@
  * connectd: an HTTP CONNECT proxy for one client connection, started by a
  * super-server with the client on descriptors 0 and 1.
  */
-#define _GNU_SOURCE	/* setgroups */
+#define _GNU_SOURCE
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,20 +31,29 @@
 	"[-c secs] [-e msecs] [-H cidr] [-i secs] [-l auto|stderr|syslog] [-P checker] " \
 	"[-r realm] [-t secs] [-u user] [portspec ...]"
 
+/*
+ * The small fields first, then the policy, whose counts and first rules
+ * lead it, then what only -H uses: what every connection reads or writes
+ * here lies in the page that the config starts on (the policy's name texts,
+ * 69 KiB, are touched only with -A and -D).
+ */
 struct config {
-	struct policy policy;
 	struct sockaddr_storage from;	/* -b */
 	int bind;
 	const char *bindtext;
 	unsigned connect, head, idle;	/* -c, -t, -i in seconds */
 	unsigned delay;			/* -e in milliseconds */
-	const char *user;
+	const char *user;		/* -u: a name, or "uid:gid" */
+	int numeric;			/* -u was uid:gid: no lookup */
+	uid_t uid;
+	gid_t gid;
 	const char *checker;		/* -P; NULL: no authentication */
 	const char *realm;		/* -r */
 	char challenge[2 * REALM_MAX + 40];	/* its Proxy-Authenticate line */
 	int stderr_ok;			/* a checker may have descriptor 2 */
-	struct cidr balancers[BALANCERS_MAX];	/* -H: who may send a PROXY header */
 	size_t nbalancers;
+	struct policy policy;
+	struct cidr balancers[BALANCERS_MAX];	/* -H: who may send a PROXY header */
 };
 
 /* A refusal that a step of the request decided, for main to send. */
@@ -54,7 +63,11 @@ struct verdict {
 	char more[sizeof " addr= rule=" + ADDRTEXT_MAX + NAMEWHY_MAX];	/* more log fields */
 };
 
-/* Everything one request needs to be answered and logged. */
+/*
+ * Everything one request needs to be answered and logged. What every
+ * connection reads or writes (up to the start of buf, where a head is)
+ * fits in the page that the session starts on.
+ */
 struct session {
 	char client[192];	/* what follows client= in a log line: the client [via=balancer] */
 	char target[LOGFIELD_SIZE];
@@ -139,6 +152,24 @@ balancer(struct config *cf, const char *arg)
 	cf->nbalancers++;
 }
 
+/* -u: a user name, or uid:gid in numbers, which needs no lookup of the user database. */
+static void
+ids(struct config *cf, const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	unsigned long u, g;
+
+	cf->user = arg;
+	cf->numeric = colon != NULL;
+	if (colon == NULL)
+		return;
+	if (number_parse(arg, (size_t)(colon - arg), ID_MAX, &u) == -1 ||
+	    number_parse(colon + 1, strlen(colon + 1), ID_MAX, &g) == -1)
+		bad("-u", "not a user name or uid:gid", arg);
+	cf->uid = (uid_t)u;
+	cf->gid = (gid_t)g;
+}
+
 static void
 options(int argc, char **argv, struct config *cf)
 {
@@ -147,6 +178,11 @@ options(int argc, char **argv, struct config *cf)
 	size_t i;
 	int c;
 
+	cf->connect = DEF_CONNECT;
+	cf->delay = DEF_DELAY;
+	cf->head = DEF_HEAD;
+	cf->idle = DEF_IDLE;
+	cf->user = DEF_USER;
 	opterr = 0;
 	while ((c = getopt(argc, argv, ":46A:a:b:c:D:d:e:H:i:l:P:r:t:u:")) != -1) {
 		switch (c) {
@@ -204,7 +240,7 @@ options(int argc, char **argv, struct config *cf)
 			cf->realm = optarg;
 			break;
 		case 'u':
-			cf->user = optarg;
+			ids(cf, optarg);
 			break;
 		case ':':
 			usage(optopt, "needs an argument");
@@ -242,21 +278,43 @@ executable(const char *path)
 		bad("-P", "not executable", path);
 }
 
-/* Started as root: become the user, with no way back. Else nothing to do. */
+/*
+ * The calls themselves: connectd has one thread, and musl's wrappers would
+ * first stop every other thread, at three more calls each. i386's calls of
+ * 32-bit ids are the ones whose names end in 32.
+ */
+#ifdef SYS_setresuid32
+#define SETGROUPS	SYS_setgroups32
+#define SETRESGID	SYS_setresgid32
+#define SETRESUID	SYS_setresuid32
+#else
+#define SETGROUPS	SYS_setgroups
+#define SETRESGID	SYS_setresgid
+#define SETRESUID	SYS_setresuid
+#endif
+
+/* Started as root: become the -u user, with no way back. Else nothing to do. */
 static void
-drop(const char *user)
+drop(const struct config *cf)
 {
 	struct passwd *pw;
+	uid_t uid = cf->uid;
+	gid_t gid = cf->gid;
 
 	if (geteuid() != 0)
 		return;
-	if ((pw = getpwnam(user)) == NULL)
-		bad("-u", "no such user", user);
-	if (pw->pw_uid == 0)
-		bad("-u", "not an unprivileged user", user);
-	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1 || setuid(0) != -1 || geteuid() == 0) {
-		log_line("connectd: -u: cannot become %s: %s", user, strerror(errno));
+	if (!cf->numeric) {
+		if ((pw = getpwnam(cf->user)) == NULL)
+			bad("-u", "no such user", cf->user);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (uid == 0)
+		bad("-u", "not an unprivileged user", cf->user);
+	if (syscall(SETGROUPS, 0, NULL) == -1 || syscall(SETRESGID, gid, gid, gid) == -1 ||
+	    syscall(SETRESUID, uid, uid, uid) == -1 || syscall(SETRESUID, 0, 0, 0) != -1 ||
+	    geteuid() == 0) {
+		log_line("connectd: -u: cannot become %s: %s", cf->user, strerror(errno));
 		exit(EXIT_USAGE);
 	}
 }
@@ -353,10 +411,11 @@ linger(const struct session *s)
 static void
 descriptors(void)
 {
-	int fd, closed = 0;
+	struct pollfd pf[3] = { { .fd = 0 }, { .fd = 1 }, { .fd = 2 } };
+	int fd, closed = 0, polled = poll(pf, 3, 0) != -1;	/* one call: POLLNVAL is a closed one */
 
 	for (fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+		if (polled ? (pf[fd].revents & POLLNVAL) != 0 : fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
 			if (open("/dev/null", O_RDWR) != fd)
 				exit(EXIT_TEMP);	/* nowhere to say so */
 			closed |= fd < 2;
@@ -498,9 +557,10 @@ deny(struct verdict *v, enum status st, const char *type, const char *why)
  * With -P: 0 for credentials that the checker accepts, or -1 and a 407 (a 400
  * for two fields; a 500 when the checker fails). Their text in the head is
  * wiped once decoded, the decoded password once the checker has it. The user
- * name is logged from here on.
+ * name is logged from here on. Not inlined: its 1 KiB name stays out of
+ * main's frame, which every connection's stack holds.
  */
-static int
+__attribute__((noinline)) static int
 authenticate(struct session *s, const struct config *cf, struct verdict *v)
 {
 	static struct credentials c;
@@ -605,34 +665,58 @@ targets(const struct session *s, const struct config *cf, int opened, long long 
 	return -1;
 }
 
+/*
+ * Resolve once, judge every address, connect, under -c: the target's
+ * socket, or the refusal. The addresses (2 KiB) live in this frame, not in
+ * main's, so that the stack's deepest point, here or in a log line, stays
+ * within one page below the environment's (noinline keeps it so).
+ */
+__attribute__((noinline)) static int
+reach(struct session *s, const struct config *cf, int opened)
+{
+	struct addrs as;
+	struct neterr e;
+	struct verdict v;
+	long long connectby = net_now() + (long long)cf->connect * 1000;
+	int fd;
+
+	if (targets(s, cf, opened, connectby, &as, &v) == -1) {
+		interrupted(s);
+		refuse(s, v.st, v.type, v.why, v.more);
+	}
+	if ((fd = net_connect(&as, cf->bind ? &cf->from : NULL, connectby, cf->delay, &e)) == -1) {
+		interrupted(s);
+		refuse(s, e.status, e.type, "connection failed", "");
+	}
+	return fd;
+}
+
 int
 main(int argc, char **argv)
 {
-	static struct config cf = { .connect = DEF_CONNECT, .delay = DEF_DELAY, .head = DEF_HEAD,
-	    .idle = DEF_IDLE, .user = DEF_USER };
-	static struct session s;
+	static struct config cf __attribute__((aligned(4096)));	/* zero, not initialised data: see struct config */
+	static struct session s __attribute__((aligned(4096)));	/* a page of its own, see above */
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 	struct relay rl = { .in = 0, .out = 1 };
 	struct sockaddr_storage peer, local;
 	socklen_t plen = sizeof peer, llen = sizeof local;
-	struct addrs as;
-	struct neterr e;
 	struct verdict v;
 	enum status st;
 	enum relay_end end;
 	long long begun = net_now();	/* -t counts from here */
-	long long headby, connectby;	/* the deadlines of -t and -c */
+	long long headby;		/* the deadline of -t */
 	long long since, ms;		/* when the tunnel opened; how long it ran */
 	int opened;			/* an -A rule allowed the name */
 	char addr[ADDRTEXT_MAX];
 
 	descriptors();
 	net_catch();
-	cf.stderr_ok = auth_stderr();
 	options(argc, argv, &cf);
+	if (cf.checker != NULL)
+		cf.stderr_ok = auth_stderr();
 	(void)signal(SIGPIPE, SIG_IGN);
 	client(&s);
-	drop(cf.user);
+	drop(&cf);
 	if (cf.checker != NULL)
 		executable(cf.checker);
 	(void)snprintf(s.target, sizeof s.target, "-");
@@ -654,15 +738,7 @@ main(int argc, char **argv)
 	if (names(&s, &cf.policy, &opened, &v) == -1)
 		refuse(&s, v.st, v.type, v.why, v.more);
 
-	connectby = net_now() + (long long)cf.connect * 1000;
-	if (targets(&s, &cf, opened, connectby, &as, &v) == -1) {
-		interrupted(&s);
-		refuse(&s, v.st, v.type, v.why, v.more);
-	}
-	if ((rl.target = net_connect(&as, cf.bind ? &cf.from : NULL, connectby, cf.delay, &e)) == -1) {
-		interrupted(&s);
-		refuse(&s, e.status, e.type, "connection failed", "");
-	}
+	rl.target = reach(&s, &cf, opened);
 	if (getpeername(rl.target, (struct sockaddr *)&peer, &plen) == -1 ||
 	    getsockname(rl.target, (struct sockaddr *)&local, &llen) == -1)
 		refuse(&s, ST_BADGATEWAY, "connection_terminated", "connection failed", "");

@@ -33,6 +33,7 @@
 #define DEF_HEAD	15	/* -t: whole request head, seconds */
 #define DEF_IDLE	300	/* -i: tunnel idle timeout, seconds; 0 = none */
 #define DEF_USER	"nobody"	/* -u: user to become when started as root */
+#define ID_MAX		4294967294UL	/* -u uid:gid: the largest id; the next is (uid_t)-1, "no change" */
 #define DEF_REALM	"connectd"	/* -r: the realm of Proxy-Authenticate (RFC 9110 s11.5) */
 #define CHECK_NEXT	"/bin/true"	/* a checker's one argument: what it runs on success */
 #define SECS_MAX	3600	/* largest -c and -t */

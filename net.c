@@ -430,7 +430,8 @@ struct race {
 static void
 lose(struct race *rc, size_t k)
 {
-	(void)close(rc->fd[k]);
+	if (rc->fd[k] != -1)	/* the winner's slot */
+		(void)close(rc->fd[k]);
 	rc->fd[k] = rc->fd[--rc->n];
 	rc->until[k] = rc->until[rc->n];
 }

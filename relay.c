@@ -23,6 +23,7 @@
 #define _GNU_SOURCE	/* splice, F_SETPIPE_SZ */
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -53,11 +54,15 @@ struct dir {
 	unsigned long long *count;
 };
 
-/* The whole state of the tunnel. The buffers come last: a spliced tunnel never touches them. */
+/*
+ * The whole state of the tunnel. A spliced tunnel never touches the
+ * buffers; the directions come last, in the page of the small variables
+ * that the next files and the C library put after them.
+ */
 static struct tunnel {
-	struct dir d[2];
 	char bufs[2][RELAY_BUF];
-} tn;
+	struct dir d[2];
+} tn __attribute__((aligned(4096)));
 
 const char *const relay_endname[] = {
 	[END_EOF] = "eof",
@@ -273,26 +278,33 @@ turn(struct dir *d, fd_set *r, fd_set *w, enum relay_end *end, long long now)
 	return moved;
 }
 
+/* A descriptor made non-blocking, unless it is already: 0, or -1. */
+static int
+nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1)
+		return -1;
+	return fl & O_NONBLOCK ? 0 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
 /*
  * A pipe for splice() when both ends are sockets, else the user-space buffer.
- * Sockets go non-blocking: a splice() into a blocking one can wait.
+ * Sockets go non-blocking: a splice() into a blocking one can wait. Each
+ * socket is made so once (the client's one socket on 0 and 1 is one file).
  */
 static void
-plumb(struct dir *d)
+plumb(struct dir *d, int setrfd, int setwfd)
 {
 	int sz;
 
-	d->rsock = net_issock(d->rfd);
-	d->wsock = net_issock(d->wfd);
 	d->pipe[0] = d->pipe[1] = -1;
-	if (d->rsock)
-		net_inline(d->rfd);
 	if (!d->rsock || !d->wsock || pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		return;
 	if ((sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE)) == -1)
 		sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
-	if (sz <= 0 || fcntl(d->rfd, F_SETFL, fcntl(d->rfd, F_GETFL) | O_NONBLOCK) == -1 ||
-	    fcntl(d->wfd, F_SETFL, fcntl(d->wfd, F_GETFL) | O_NONBLOCK) == -1) {
+	if (sz <= 0 || (setrfd && nonblock(d->rfd) == -1) || (setwfd && nonblock(d->wfd) == -1)) {
 		(void)close(d->pipe[0]);
 		(void)close(d->pipe[1]);
 		d->pipe[0] = d->pipe[1] = -1;
@@ -301,16 +313,29 @@ plumb(struct dir *d)
 	d->cap = (size_t)sz;
 }
 
-/* Everything that needs a system call other than moving bytes, done before the sandbox. */
+/*
+ * Everything that needs a system call other than moving bytes, done before
+ * the sandbox, each call once: the client's descriptors are looked at once
+ * each, the target is a socket. Urgent data is inline on the target (the
+ * client's socket on descriptor 0 has it so from the start).
+ */
 void
 relay_init(struct relay *rl)
 {
+	struct stat in, out;
+	int insock = fstat(rl->in, &in) == 0 && S_ISSOCK(in.st_mode);
+	int outsock = fstat(rl->out, &out) == 0 && S_ISSOCK(out.st_mode);
+	int one = insock && outsock && in.st_dev == out.st_dev && in.st_ino == out.st_ino;
+
 	tn.d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up,
-	    .sever = net_issock(rl->in) && net_samefile(rl->in, rl->out), .buf = tn.bufs[0] };
+	    .rsock = insock, .wsock = 1, .sever = one, .buf = tn.bufs[0] };
 	tn.d[1] = (struct dir){ .rfd = rl->target, .wfd = rl->out, .count = &rl->down,
-	    .sever = 1, .buf = tn.bufs[1] };
-	plumb(&tn.d[0]);
-	plumb(&tn.d[1]);
+	    .rsock = 1, .wsock = outsock, .sever = 1, .buf = tn.bufs[1] };
+	if (insock && rl->in != 0)
+		net_inline(rl->in);
+	net_inline(rl->target);
+	plumb(&tn.d[0], 1, 1);
+	plumb(&tn.d[1], tn.d[0].pipe[0] == -1, !one || tn.d[0].pipe[0] == -1);
 }
 
 /* pre: bytes the client sent after the request head, for the target first. */

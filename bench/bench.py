@@ -1,37 +1,51 @@
 #!/usr/bin/env python3
-"""make bench: connectd and its peers on loopback, printed as one table.
+"""make bench: connectd against the ceiling of its model, and its peers, on loopback.
 
-For each proxy:
-  (a) 2 GiB upload through one tunnel, and the same direct just before it in
-      the same loop: the ratio of their times (in the row "direct", direct
-      against direct: what noise alone gives)
-  (b) 2 GiB download likewise
-  (c) sequential tunnel setups (connect, CONNECT, 200, one byte echoed, close):
-      per second, p50 and p99
-  (d) 100 concurrent tunnels each moving 20 MiB both ways, byte-exact: total time
-  (e) the summed PSS of the proxy's processes during (d), the peak of samples
-      every 50 ms: under tcpserver the connectd processes (tcpserver itself not
-      counted); for a daemon its whole process tree, parent and children. The
-      100 tunnels all open before any of them moves a byte.
+connectd runs one process per client connection, started by a super-server.
+That model has a ceiling on each machine: the least that a program started
+for each connection can cost. bench/relay.c is that program, written for the
+bench alone (numeric targets, no checks, no log): it reads the CONNECT, connects,
+answers 200 and splices both ways through 1 MiB pipes. It is built as
+connectd is, static with musl (bench/relay-static) and with glibc
+(bench/relay), and run under the same super-server (tcpserver -HR -l 0) as
+connectd and connectd-static, which run as the README's tcpserver example
+runs them: started as root with -u uid:gid (nobody's), the sandbox on.
 
-The proxies: connectd under tcpserver, and connectd-static (the musl build of
-`make static`) when it exists; Apache's mod_proxy_connect (event MPM), Squid
-(-N) and tinyproxy where installed, each configured here as a CONNECT proxy on
-127.0.0.1 with private files in a temporary directory (logs too), run in the
-foreground as a child of this script and stopped at the end. A direct
-connection and a minimal fork-and-exec relay (nc under tcpserver) are the
-references for (c). Then a line for each goal of issue 6, met or not.
+Figures, for each row that takes part in them:
+  (a) up: --bulk-mib MiB through one tunnel to the target, MiB/s
+  (b) down: the same from the target
+  (c) setups: --setups tunnel setups one after another (connect, CONNECT, the
+      200, one byte each way, the target's verdict, the EOF): per second,
+      p50 and p99
+  (d) --conc tunnels at once, --conc-mib MiB each way in each: seconds
+  (e) the peak summed PSS of the proxy's processes during (d), all tunnels
+      open before any moves a byte: under tcpserver the processes it started
+      (not tcpserver), for a daemon its whole process tree
+The rows: a direct connection, the bare relays, connectd and connectd-static;
+setups of connectd-static with -u nobody (a lookup by name), to localhost with
+no name rule and with 256 -A rules (the last one matches), with -P /bin/true
+(the checker's fork and exec alone) and with -P examples/checkpassword (a user
+file made here); and Apache (mod_proxy_connect, event MPM), Squid (-N, no
+cache) and tinyproxy where installed, each configured here on 127.0.0.1 with
+its files in a temporary directory, run in the foreground and stopped at the
+end.
 
-The bytes are test/common.py's deterministic stream. The target checks every
-byte it gets, in every figure; the client checks every byte it gets in (d).
-A failed check is a failed measurement, printed in the proxy's row, never run
-again; the bench exits 1 if it was the direct connection's or connectd's.
+The client and the target are bench/load.c, in C: every byte each of them
+gets is checked against test/common.py's deterministic stream, in every
+figure. The direct row is measured with the same client in the same rounds,
+so that the client's own limit shows. A failed check is a failed
+measurement, printed in the row, never run again; the bench exits 1 if it
+was a row of connectd, a bare relay or the direct connection.
 
-Each figure is the median of --runs runs. Traffic goes to 127.0.0.1 only.
-Clients and targets are separate processes (this script run in another role),
-so that the interpreter's lock never sits between two ends of a transfer.
+--runs rounds; in each, every figure is measured for every row in turn (the
+order rotated each round), so that what the machine does meanwhile falls on
+all rows alike. Each figure is the median of the rounds, printed with the
+spread [min-max]; each ratio is the median of the ratios of the same round,
+with their spread. Then each goal, met or not, with its figures. Traffic
+goes to 127.0.0.1 only.
 """
 import argparse
+import base64
 import glob
 import grp
 import os
@@ -46,220 +60,25 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "test"))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "test"))
 import common  # noqa: E402  (test/common.py: the deterministic stream)
 
-CONNECTD = os.environ.get("CONNECTD", os.path.join(HERE, "..", "connectd"))
-STATIC = os.environ.get("CONNECTD_STATIC", os.path.join(HERE, "..", "connectd-static"))
-CHUNK = 1 << 20                  # at most this much per send and per read
+
+def path(env, default):
+    return os.environ.get(env, os.path.join(ROOT, default))
 
 
-def send_stream(sock, n):
-    """Send the stream's first n bytes."""
-    common.send_stream(sock, n, chunk=CHUNK)
+CONNECTD = path("CONNECTD", "connectd")
+STATIC = path("CONNECTD_STATIC", "connectd-static")
+LOAD = path("BENCH_LOAD", "bench/load")
+RELAY = path("BENCH_RELAY", "bench/relay")
+RELAY_STATIC = path("BENCH_RELAY_STATIC", "bench/relay-static")
+CHECKPASSWORD = os.path.join(ROOT, "examples", "checkpassword")
+BENCH_USER, BENCH_PASSWORD = "bench", "bench-password"
 
+# ---- the peers: configured here, run in the foreground ---------------------------------
 
-def recv_check(sock, n, verify=True):
-    """Read n bytes: None when all came and are the stream's first n, else what went wrong."""
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    got, bad = 0, None
-    while got < n:
-        k = sock.recv_into(buf, min(CHUNK, n - got))
-        if k == 0:
-            return "EOF after %d of %d bytes" % (got, n)
-        if verify and bad is None:
-            i = common.stream_mismatch(view[:k], got)
-            if i is not None:
-                bad = "byte %d of %d is not the stream's (0x%02x, want 0x%02x), in a read of %d at %d" % (
-                    got + i, n, buf[i], common.stream(got + i, 1)[0], k, got)
-        got += k
-    return bad
-
-
-# ---- roles run as separate processes ----------------------------------------
-
-def listen_and_report(portfile):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(1024)
-    common.write_atomic(portfile, str(s.getsockname()[1]))
-    return s
-
-
-def role_target(portfile):
-    """Each connection says first how many bytes it wants back, then how many it
-    sends (8 bytes each, big-endian); the target sends that much of the stream
-    while it reads and checks the client's, then one byte, its verdict (1 good,
-    0 not), and closes. So no side needs the proxy to relay a half-close, which
-    Squid and tinyproxy do not: each closes the whole tunnel on the first EOF."""
-    s = listen_and_report(portfile)
-
-    def count(c):
-        """The next 8 bytes as a number, or None at an EOF before them."""
-        b = b""
-        while len(b) < 8:
-            k = c.recv(8 - len(b))
-            if not k:
-                return None
-            b += k
-        return int.from_bytes(b, "big")
-
-    def serve(c):
-        try:
-            n = count(c)
-            if n is None:
-                return
-            if n == 1:            # the setup test: echo one byte
-                b = c.recv(1)
-                c.sendall(b)
-                return
-            t = threading.Thread(target=send_stream, args=(c, n))
-            t.start()
-            up = count(c)
-            bad = "EOF before the upload's length" if up is None else recv_check(c, up)
-            t.join()
-            if bad:
-                print("bench: target: upload from %s:%d: %s" % (c.getpeername() + (bad,)), file=sys.stderr)
-            c.sendall(b"\0" if bad else b"\1")
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
-
-
-# ---- the client side ----------------------------------------------------------
-
-def tunnel(port, tport, proxied):
-    """A connection to port; through a proxy, after its 200 and the whole head."""
-    c = socket.create_connection(("127.0.0.1", port), timeout=60)     # no hang: 60 s without progress fails
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if proxied:
-        c.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % tport)
-        head = b""
-        while b"\r\n\r\n" not in head:          # the target says nothing before the client
-            k = c.recv(4096)
-            if not k:
-                raise RuntimeError("the proxy closed before a whole answer: %r" % head[:80])
-            head += k
-        if head.split(b" ", 2)[1:2] != [b"200"]:
-            raise RuntimeError("not a 200: %s" % head.split(b"\r\n")[0].decode(errors="replace"))
-    return c
-
-
-def transfer(port, tport, proxied, up, down, verify=True, ready=None):
-    """One tunnel moving up bytes to the target and down bytes back; raises
-    unless both were exact (the target's verdict) and nothing more came.
-    ready(), if given, is called once the tunnel is open, before any byte."""
-    c = tunnel(port, tport, proxied)
-    if ready:
-        ready()
-    c.sendall(down.to_bytes(8, "big") + up.to_bytes(8, "big"))
-    err = ["no answer"]
-
-    def reader():
-        try:
-            bad = recv_check(c, down, verify)
-            verdict = None if bad else c.recv(1)
-            err[0] = ("download not exact: %s" % bad if bad else
-                      "no verdict from the target (EOF)" if verdict == b"" else
-                      "upload not exact (the target's verdict; its reason is on stderr)" if verdict != b"\1" else
-                      "bytes after the end" if c.recv(1) else None)
-        except OSError as e:
-            err[0] = "download: %s" % e
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    send_stream(c, up)
-    t.join()
-    c.close()
-    if err[0]:
-        raise RuntimeError("%s tunnel: %s" % ("proxied" if proxied else "direct", err[0]))
-
-
-def setup_once(port, tport, proxied):
-    start = time.perf_counter()
-    c = tunnel(port, tport, proxied)
-    c.sendall((1).to_bytes(8, "big") + b"x")
-    if c.recv(1) != b"x":
-        raise RuntimeError("no echo")
-    c.close()
-    return time.perf_counter() - start
-
-
-# ---- the figures, for one proxy each ---------------------------------------------
-
-def bulk(p, tport, up, down):
-    """(a) or (b): the transfer direct, then through p: MiB/s through p, and the ratio."""
-    secs = []
-    for port, proxied in ((tport, False), (p.port, p.proxied)):
-        start = time.perf_counter()
-        transfer(port, tport, proxied, up, down, verify=False)
-        secs.append(time.perf_counter() - start)
-    return {"rate": (up + down) / CHUNK / secs[1], "ratio": secs[0] / secs[1]}
-
-
-def setups(p, tport, n):
-    """(c): n tunnel setups one after another: per second, p50 and p99 in ms."""
-    lat = sorted(setup_once(p.port, tport, p.proxied) for _ in range(n))
-    return {"rate": n / sum(lat), "p50": lat[n // 2] * 1e3, "p99": lat[min(n - 1, n * 99 // 100)] * 1e3}
-
-
-def pss(pids):
-    total = 0
-    for p in pids:
-        try:
-            with open("/proc/%d/smaps_rollup" % p) as f:
-                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
-        except OSError:
-            pass
-    return total
-
-
-def concurrent(p, tport, conc, n):
-    """(d) and (e): conc tunnels at once, n bytes each way in each, every byte
-    checked: the time, and the peak summed PSS of p's processes (and how many)."""
-    errs, peak, stop = [], [0, 0], threading.Event()
-
-    def sample(once=False):
-        while True:
-            pids = p.pids()
-            peak[:] = max(peak, [pss(pids), len(pids)])
-            if once or stop.wait(0.05):
-                return
-
-    # The tunnels all open before any moves a byte, so that (e) sees them all.
-    opened = threading.Barrier(conc, action=lambda: sample(once=True), timeout=60)
-
-    def one():
-        try:
-            transfer(p.port, tport, p.proxied, n, n, ready=opened.wait)
-        except (OSError, RuntimeError, threading.BrokenBarrierError) as e:
-            errs.append(e)
-            opened.abort()
-    start = time.perf_counter()
-    ts = [threading.Thread(target=one) for _ in range(conc)]
-    for t in ts:
-        t.start()
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    for t in ts:
-        t.join()
-    secs = time.perf_counter() - start
-    stop.set()
-    sampler.join()
-    if errs:
-        raise RuntimeError("%d of %d concurrent tunnels failed, first: %s" % (len(errs), conc, errs[0]))
-    return {"secs": secs, "pss": peak[0], "procs": peak[1]} if peak[1] else {"secs": secs}
-
-
-# ---- the proxies ----------------------------------------------------------------
-
-# The peers: (name, executable, user it runs as, configuration, command line).
-# %(d)s is the peer's own directory in the bench's temporary one.
 APACHE = """\
 ServerRoot %(d)s
 ServerName 127.0.0.1
@@ -324,15 +143,15 @@ def peer(d, tport, user, conf, cmd):
         os.makedirs(d, exist_ok=True)
         if os.geteuid() == 0:            # it writes its logs there as user
             os.chown(d, pw.pw_uid, pw.pw_gid)
-        path = os.path.join(d, "conf")
-        with open(path, "w") as f:
+        conffile = os.path.join(d, "conf")
+        with open(conffile, "w") as f:
             f.write(conf % dict(d=d, port=port, tport=tport, user=user, group=grp.getgrgid(pw.pw_gid).gr_name))
-        return (cmd % path).split()
+        return (cmd % conffile).split()
     return argv
 
 
 def tcpserver(cmd):
-    return lambda port: ["tcpserver", "-c", "1000", "-b", "1000", "-H", "-R", "-l", "0",
+    return lambda port: ["tcpserver", "-c", "1000", "-b", "1000", "-HR", "-l", "0",
                          "127.0.0.1", str(port)] + cmd
 
 
@@ -342,32 +161,75 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Proxy:
-    """One proxy under test: its port, whether it is spoken to with CONNECT, the
-    figures it takes part in, and its process, run in a session of its own with
-    its output in the file log (none for the direct connection). It is not kept unless it
-    answers a CONNECT (or, for the nc relay, echoes) through to the target."""
+# ---- the client: bench/load ------------------------------------------------------------------
 
-    def __init__(self, name, figures, tport, argv=None, log=None, proxied=True, tree=True):
-        self.name, self.figures, self.proxied, self.tree = name, figures, proxied, tree
-        self.proc, self.port = None, tport
-        if argv is None:
+class Load:
+    """bench/load's client roles, with the stream file and the target's port."""
+
+    def __init__(self, stream, tport):
+        self.stream, self.tport = stream, tport
+
+    def args(self, role, row, *rest):
+        a = [LOAD, role, self.stream]
+        if not row.proxied:
+            a.append("-d")
+        if row.host:
+            a += ["-h", row.host]
+        if row.auth and role == "setups":
+            a += ["-a", row.auth]
+        return a + [str(row.port), str(self.tport)] + [str(x) for x in rest]
+
+    def run(self, role, row, *rest, timeout=300):
+        r = subprocess.run(self.args(role, row, *rest), capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError((r.stdout + r.stderr).strip().split("\n")[0] or "exit %d" % r.returncode)
+        return dict(kv.split("=") for kv in r.stdout.split())
+
+
+def pss(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except OSError:
+            pass
+    return total
+
+
+# ---- the rows --------------------------------------------------------------------------------
+
+class Row:
+    """One row of the table: how it is started, the figures it takes part in,
+    its reference bare relay (ratios "x bare"), and its process once started,
+    in a session of its own with its output in a log file."""
+
+    def __init__(self, name, figures, argv=None, proxied=True, tree=True, bare=None, host=None,
+                 auth=None, env=None, setups=1.0, why=None):
+        self.name, self.figures, self.argv, self.proxied, self.tree = name, figures, argv, proxied, tree
+        self.bare, self.host, self.auth, self.env, self.setups = bare, host, auth, env, setups
+        self.why, self.proc, self.port = why, None, None
+
+    def start(self, tport, log, load):
+        if self.argv is None:
+            self.port = tport
             return
         try:
             for _ in range(3):           # a port taken meanwhile: another
                 self.port = free_port()
                 with open(log, "w") as out:
-                    self.proc = subprocess.Popen(argv(self.port), stdin=subprocess.DEVNULL, stdout=out,
-                                                 stderr=subprocess.STDOUT, start_new_session=True)
+                    self.proc = subprocess.Popen(self.argv(self.port), stdin=subprocess.DEVNULL, stdout=out,
+                                                 stderr=subprocess.STDOUT, start_new_session=True,
+                                                 env=dict(os.environ, **(self.env or {})))
                 if self.listening():
                     break
                 self.stop()
             else:
                 raise RuntimeError("did not start")
-            setup_once(self.port, tport, proxied)
-        except (OSError, RuntimeError):
+            load.run("setups", self, 1, timeout=60)
+        except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
             self.stop()
-            raise
+            raise RuntimeError(str(e))
 
     def listening(self):
         deadline = time.monotonic() + 10
@@ -380,8 +242,7 @@ class Proxy:
         return False
 
     def pids(self):
-        """The processes summed for (e): the whole tree of a daemon (tree), or
-        what runs under a super-server, without the super-server."""
+        """(e)'s processes: a daemon's whole tree, or what runs under tcpserver."""
         if not self.proc:
             return []
         pids = [self.proc.pid]
@@ -409,143 +270,299 @@ class Proxy:
                 pass
 
 
-# ---- the table and the goals --------------------------------------------------------
+def bulk(load, row, n, up):
+    r = load.run("bulk", row, n if up else 0, 0 if up else n)
+    return {"rate": float(r["mibps"])}
 
-COLUMNS = (("(a) up MiB/s", "a", "rate", "%.0f"), ("x direct", "a", "ratio", "%.2f"),
-           ("(b) down MiB/s", "b", "rate", "%.0f"), ("x direct", "b", "ratio", "%.2f"),
+
+def setups(load, row, n):
+    r = load.run("setups", row, max(1, int(n * row.setups)))
+    return {"rate": float(r["rate"]), "p50": float(r["p50"]), "p99": float(r["p99"])}
+
+
+def concurrent(load, row, conc, n):
+    """(d) and (e): the client opens every tunnel, says "open" and waits; the
+    PSS is sampled then and every 50 ms until it ends."""
+    peak = [0, 0]
+    p = subprocess.Popen(load.args("conc", row, conc, n), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+
+    def sample():
+        pids = row.pids()
+        peak[:] = max(peak, [pss(pids), len(pids)])
+    try:
+        line = p.stdout.readline()
+        if line.strip() == "open":
+            sample()
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            while p.poll() is None:
+                sample()
+                time.sleep(0.05)
+        out = line + p.stdout.read()
+        p.wait(300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if p.returncode != 0 or not out.split()[-1:] or not out.split()[-1].startswith("secs="):
+        raise RuntimeError(out.strip().split("\n")[0] or "exit %d" % p.returncode)
+    res = {"secs": float(out.split()[-1].split("=")[1])}
+    if peak[1]:
+        res.update(pss=peak[0], procs=peak[1])
+    return res
+
+
+FIGURES = (("a", "(a) up", lambda a: (bulk, (a.bulk_mib << 20, True))),
+           ("b", "(b) down", lambda a: (bulk, (a.bulk_mib << 20, False))),
+           ("c", "(c) setups", lambda a: (setups, (a.setups,))),
+           ("d", "(d) concurrent", lambda a: (concurrent, (a.conc, a.conc_mib << 20))))
+
+
+def rows(tport, tmp, uidgid):
+    """Every row, in the table's order; a row whose program is missing says why."""
+    def exe(p, why):
+        return None if os.access(p, os.X_OK) else why
+    cd = ["-a", "127.0.0.1"] + (["-u", uidgid] if uidgid else [])
+    port = [str(tport)]
+    names = [x for i in range(1, 256) for x in ("-A", "x%d.example" % i)] + ["-A", "localhost"]
+    users = os.path.join(tmp, "users")
+    auth = "Basic " + base64.b64encode(("%s:%s" % (BENCH_USER, BENCH_PASSWORD)).encode()).decode()
+    peers = [Row(name, "abcd", argv=peer(os.path.join(tmp, exe_), tport, user, conf, cmd), bare="bare relay (static)",
+                 why=None if shutil.which(exe_) else "not installed")
+             for name, exe_, user, conf, cmd in PEERS]
+    return [
+        Row("direct", "abcd", proxied=False, why=exe(LOAD, "not built")),
+        Row("bare relay (static)", "abcd", argv=tcpserver([RELAY_STATIC]), tree=False, bare="bare relay (static)",
+            why=exe(RELAY_STATIC, "not built")),
+        Row("bare relay (glibc)", "abcd", argv=tcpserver([RELAY]), tree=False, bare="bare relay (glibc)",
+            why=exe(RELAY, "not built")),
+        Row("connectd-static", "abcd", argv=tcpserver([STATIC] + cd + port), tree=False, bare="bare relay (static)",
+            why=exe(STATIC, "not built")),
+        Row("connectd", "abcd", argv=tcpserver([CONNECTD] + cd + port), tree=False, bare="bare relay (glibc)",
+            why=exe(CONNECTD, "not built")),
+        Row("connectd-static -u nobody", "c", argv=tcpserver([STATIC, "-a", "127.0.0.1", "-u", "nobody"] + port),
+            tree=False, bare="bare relay (static)", why=exe(STATIC, "not built") or (None if uidgid else "not root")),
+        Row("connectd-static, localhost", "c", argv=tcpserver([STATIC] + cd + port), tree=False, host="localhost",
+            bare="bare relay (static)", why=exe(STATIC, "not built")),
+        Row("connectd-static, localhost, 256 -A", "c", argv=tcpserver([STATIC] + cd + names + port), tree=False,
+            host="localhost", bare="bare relay (static)", why=exe(STATIC, "not built")),
+        Row("connectd-static -P /bin/true", "c", argv=tcpserver([STATIC] + cd + ["-P", "/bin/true"] + port),
+            tree=False, auth=auth, bare="bare relay (static)", why=exe(STATIC, "not built")),
+        Row("connectd-static -P checkpassword", "c", argv=tcpserver([STATIC] + cd + ["-P", CHECKPASSWORD] + port),
+            tree=False, auth=auth, env={"CONNECTD_USERS": users}, setups=0.2, bare="bare relay (static)",
+            why=exe(STATIC, "not built") or (None if shutil.which("perl") else "perl is not installed")),
+    ] + peers
+
+
+def user_file(path):
+    """The checkpassword example's file, one user, its SHA-512 crypt made by perl."""
+    salt = base64.b64encode(os.urandom(12), b"./").decode()
+    h = subprocess.run(["perl", "-e", "print crypt($ARGV[0], $ARGV[1])", BENCH_PASSWORD, "$6$%s$" % salt],
+                       capture_output=True, text=True, check=True).stdout
+    with open(path, "w") as f:
+        f.write("%s:%s\n" % (BENCH_USER, h))
+    os.chmod(path, 0o644)                # the -u user reads it
+
+
+# ---- the table and the goals -------------------------------------------------------------------
+
+def spread(v, fmt):
+    if not v:
+        return "-"
+    m = statistics.median(v)
+    return (fmt % m) if len(v) == 1 else "%s [%s-%s]" % (fmt % m, fmt % min(v), fmt % max(v))
+
+
+def markdown(header, body):
+    table = [header] + body
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for k, r in enumerate(table):
+        print("| " + " | ".join(c.ljust(w) if i == 0 or (i == len(r) - 1 and header[-1] == "note") else c.rjust(w)
+                                for i, (c, w) in enumerate(zip(r, widths))) + " |")
+        if k == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+COLUMNS = (("(a) up MiB/s", "a", "rate", "%.0f"), ("(b) down MiB/s", "b", "rate", "%.0f"),
            ("(c) setups/s", "c", "rate", "%.0f"), ("p50 ms", "c", "p50", "%.2f"), ("p99 ms", "c", "p99", "%.2f"),
            ("(d) secs", "d", "secs", "%.2f"), ("(e) PSS KiB", "d", "pss", "%.0f"), ("procs", "d", "procs", "%.0f"))
 
 
-def table(names, med, why):
-    rows = [["proxy"] + [c[0] for c in COLUMNS] + ["note"]]
-    for n in names:
-        rows.append([n] + [fmt % med[n, f, k] if (n, f, k) in med else "-" for _, f, k, fmt in COLUMNS]
-                    + [why.get(n, "")])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("| " + " | ".join(c.ljust(w) if i in (0, len(r) - 1) else c.rjust(w)
-                                for i, (c, w) in enumerate(zip(r, widths))) + " |")
+def ratios(res, num, den, fig, key):
+    """The ratios num/den of each round in which both were measured."""
+    a, b = res.get((num, fig, key), {}), res.get((den, fig, key), {})
+    return [a[r] / b[r] for r in sorted(set(a) & set(b)) if b[r]]
 
 
-def goals(med, why):
-    def missing(*keys):
-        """None when every figure is there, else each proxy that lacks one and why."""
-        gone = list(dict.fromkeys(n for n, f, k in keys if (n, f, k) not in med))
-        if not gone:
-            return None
-        return "not measured (%s)" % "; ".join("%s %s" % (n, why.get(n, "gave no figure")) for n in gone)
+def tables(all_rows, res, why):
+    body = []
+    for row in all_rows:
+        body.append([row.name] + [spread(list(res.get((row.name, f, k), {}).values()), fmt)
+                                  for _, f, k, fmt in COLUMNS] + [why.get(row.name, "")])
+    markdown(["row"] + [c[0] for c in COLUMNS] + ["note"], body)
+    print()
+    print("Ratios, each the median of the same round's [spread]: x bare, to the bare relay built like the row "
+          "(the static one for the peers); x direct, to the direct connection.")
+    body = []
+    for row in all_rows:
+        cells = []
+        for fig in "abc":
+            for den in (row.bare, "direct"):
+                v = ratios(res, row.name, den, fig, "rate") if den and den != row.name else []
+                cells.append(spread(v, "%.2f"))
+        if any(c != "-" for c in cells):
+            body.append([row.name] + cells)
+    markdown(["row", "up x bare", "up x direct", "down x bare", "down x direct", "setups x bare",
+              "setups x direct"], body)
 
-    def goal(text, num, den, limit, at_most=False, also=""):
-        out = missing(num, *([den] if den else []))
-        if not out:
-            v = med[num] / med[den] if den else med[num]
-            out = "%.3f%s, %s%s" % (v, " (%.4g vs %.4g)" % (med[num], med[den]) if den else "",
-                                     "met" if (v <= limit if at_most else v >= limit) else "not met", also)
-        print("%s: %s" % (text, out))
 
-    p99 = "" if missing(("connectd", "c", "p99"), ("nc relay", "c", "p99")) else \
-        "; p99 %.2f ms vs %.2f ms" % (med["connectd", "c", "p99"], med["nc relay", "c", "p99"])
-    print("goals of issue 6:")
-    goal("(a) connectd upload >= 0.85 x direct", ("connectd", "a", "ratio"), None, 0.85)
-    goal("(b) connectd download >= 0.85 x direct", ("connectd", "b", "ratio"), None, 0.85)
-    goal("(c) connectd setups/s >= 0.95 x the nc relay's under tcpserver",
-         ("connectd", "c", "rate"), ("nc relay", "c", "rate"), 0.95, also=p99)
-    goal("(c) connectd-static (README's production build) setups/s >= 0.6 x Apache's",
-         ("connectd-static", "c", "rate"), ("Apache", "c", "rate"), 0.6)
-    for n in ("connectd", "connectd-static"):
-        goal("(d) %s time <= 0.7 x Squid's" % n, (n, "d", "secs"), ("Squid", "d", "secs"), 0.7, True)
-        goal("(e) %s PSS <= tinyproxy's" % n, (n, "d", "pss"), ("tinyproxy", "d", "pss"), 1, True)
-    out = missing(("connectd", "c", "rate"), ("connectd-static", "c", "rate"))
-    if not out:
-        rates = sorted((med[n, "c", "rate"], n) for n in ("connectd", "connectd-static"))
-        out = "%s, %.0f/s against %.0f/s" % (rates[1][1], rates[1][0], rates[0][0])
-    print("(c) the faster build for setups: %s" % out)
+def goals(res, why):
+    def line(text, num, den, fig, key, limit, at_most=False):
+        v = ratios(res, num, den, fig, key)
+        if not v:
+            gone = [n for n in (num, den) if (n, fig, key) not in res]
+            print("%s: not measured (%s)" % (text, "; ".join("%s %s" % (n, why.get(n, "gave no figure"))
+                                                             for n in gone) or "no round with both"))
+            return
+        m = statistics.median(v)
+        a = statistics.median(res[num, fig, key].values())
+        b = statistics.median(res[den, fig, key].values())
+        ok = m <= limit if at_most else m >= limit
+        print("%s: %.3f [%.3f-%.3f] (%.4g vs %.4g), %s" % (text, m, min(v), max(v), a, b, "met" if ok else "not met"))
+
+    print("goals:")
+    line("(1) setups: connectd-static >= 0.95 x the bare relay (static)", "connectd-static", "bare relay (static)",
+         "c", "rate", 0.95)
+    line("(1) setups: connectd >= 0.95 x the bare relay (glibc)", "connectd", "bare relay (glibc)", "c", "rate", 0.95)
+    for n, bare in (("connectd-static", "bare relay (static)"), ("connectd", "bare relay (glibc)")):
+        for fig, word in (("a", "up"), ("b", "down")):
+            line("(2) bulk %s: %s >= 0.95 x the %s" % (word, n, bare), n, bare, fig, "rate", 0.95)
+    line("(3) memory: connectd-static PSS <= 0.6 x tinyproxy's", "connectd-static", "tinyproxy", "d", "pss", 0.6, True)
+    peers = []
+    for p in ("Apache", "Squid"):
+        v = ratios(res, p, "bare relay (static)", "c", "rate")
+        peers.append("%s %.2f" % (p, statistics.median(v)) if v else "%s not measured (%s)" % (
+            p, why.get(p, why.get("bare relay (static)", "gave no figure"))))
+    print("(4) peers: setups x the bare relay (static): %s" % "; ".join(peers))
+    v = ratios(res, "connectd-static, localhost, 256 -A", "connectd-static, localhost", "c", "rate")
+    if v:
+        print("(i) names: 256 -A rules x none, setups: %.3f [%.3f-%.3f], %s" % (
+            statistics.median(v), min(v), max(v),
+            "too few rounds to tell the noise" if len(v) < 3 else
+            "within the run's noise (the rounds' ratios reach 1)" if min(v) <= 1 <= max(v)
+            else "outside the run's noise"))
+    else:
+        print("(i) names: 256 -A rules x none, setups: not measured (%s)" % why.get(
+            "connectd-static, localhost, 256 -A", why.get("connectd-static, localhost", "gave no figure")))
+    out = []
+    for n in ("connectd-static -P /bin/true", "connectd-static -P checkpassword"):
+        v = ratios(res, n, "connectd-static", "c", "rate")
+        out.append("%s %s" % (n.split(" ", 1)[1], "%.3f [%.3f-%.3f] (%.0f/s)" % (
+            statistics.median(v), min(v), max(v), statistics.median(res[n, "c", "rate"].values()))
+            if v else "not measured (%s)" % why.get(n, why.get("connectd-static", "gave no figure"))))
+    print("(ii) -P, setups x connectd-static without: %s" % "; ".join(out))
+
+
+def build_note():
+    out = []
+    for p in (STATIC, RELAY_STATIC):
+        if os.access(p, os.X_OK):
+            out.append("%s %d bytes" % (os.path.basename(p), os.path.getsize(p)))
+    return ", ".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--bulk-mib", type=int, default=2048)
-    ap.add_argument("--setups", type=int, default=1000)
-    ap.add_argument("--conc", type=int, default=100)
-    ap.add_argument("--conc-mib", type=int, default=20)
-    ap.add_argument("--target", metavar="PORTFILE", help=argparse.SUPPRESS)   # the target's own process
+    ap.add_argument("--runs", type=int, default=5, help="rounds (default 5)")
+    ap.add_argument("--bulk-mib", type=int, default=1024, help="(a), (b): MiB through one tunnel (default 1024)")
+    ap.add_argument("--setups", type=int, default=1000, help="(c): setups per round and row (default 1000)")
+    ap.add_argument("--conc", type=int, default=100, help="(d): tunnels at once (default 100)")
+    ap.add_argument("--conc-mib", type=int, default=8, help="(d): MiB each way in each (default 8)")
     a = ap.parse_args()
-    if a.target:
-        role_target(a.target)
-        return
     if not shutil.which("tcpserver"):
         sys.exit("bench: needs tcpserver (apt-get install ucspi-tcp)")
+    if not os.access(LOAD, os.X_OK):
+        sys.exit("bench: %s is not built (make bench)" % LOAD)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))   # stop the proxies
     tmp = "/tmp/connectd-bench.%d" % os.getpid()
     os.makedirs(tmp)
-    portfile = os.path.join(tmp, "port")
-    target = subprocess.Popen([sys.executable, __file__, "--target", portfile])
+    os.chmod(tmp, 0o755)                 # the -u user reads the checker's file in it
+    stream, portfile = os.path.join(tmp, "stream"), os.path.join(tmp, "port")
+    with open(stream, "wb") as f:
+        common.stream_write(f, common.STREAM_PERIOD)
+    uidgid = None
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("nobody")
+        uidgid = "%d:%d" % (pw.pw_uid, pw.pw_gid)
+    load_before = os.getloadavg()
+    target = subprocess.Popen([LOAD, "target", stream, portfile], stderr=open(os.path.join(tmp, "target.log"), "w"))
     deadline = time.monotonic() + 10
     while not os.path.exists(portfile) and time.monotonic() < deadline:
         time.sleep(0.01)
     tport = int(open(portfile).read())
-    connectd = ["-a", "127.0.0.1", "-l", "stderr", str(tport)]
-    # (name, figures, True or why it is not there, how it is started)
-    cands = [("direct", "abcd", True, dict(proxied=False)),
-             ("connectd", "abcde", True, dict(argv=tcpserver([CONNECTD] + connectd), tree=False)),
-             ("connectd-static", "abcde", os.access(STATIC, os.X_OK) or "not built",
-              dict(argv=tcpserver([STATIC] + connectd), tree=False)),
-             ("nc relay", "c", bool(shutil.which("nc")) or "not installed",
-              dict(argv=tcpserver(["nc", "-N", "127.0.0.1", str(tport)]), proxied=False, tree=False))]
-    cands += [(name, "abcde", bool(shutil.which(exe)) or "not installed",
-               dict(argv=peer(os.path.join(tmp, exe), tport, user, conf, cmd)))
-              for name, exe, user, conf, cmd in PEERS]
-    names, why = [c[0] for c in cands], {}
-    proxies, res = [], {}
+    load = Load(stream, tport)
+    all_rows = rows(tport, tmp, uidgid)
+    why, res, live = {}, {}, []
+    start = time.monotonic()
     try:
-        for name, figures, there, kw in cands:
-            if there is not True:
-                why[name] = there
+        if shutil.which("perl"):
+            user_file(os.path.join(tmp, "users"))
+        for row in all_rows:
+            if row.why:
+                why[row.name] = row.why
                 continue
             try:
-                log = os.path.join(tmp, name.replace(" ", "-") + ".log")
-                proxies.append(Proxy(name, figures, tport, log=log, **kw))
-            except (OSError, RuntimeError) as e:
-                why[name] = "skipped: %s" % e
-        bulk_bytes, conc_bytes = a.bulk_mib << 20, a.conc_mib << 20
-        for _ in range(a.runs):
-            for fig, fn, args in (("a", bulk, (bulk_bytes, 0)), ("b", bulk, (0, bulk_bytes)),
-                                  ("c", setups, (a.setups,)), ("d", concurrent, (a.conc, conc_bytes))):
-                for p in proxies:
-                    if fig not in p.figures or p.name in why:
+                row.start(tport, os.path.join(tmp, row.name.replace(" ", "-").replace("/", "") + ".log"), load)
+                live.append(row)
+            except RuntimeError as e:
+                why[row.name] = "skipped: %s" % e
+        for rnd in range(a.runs):
+            order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
+            for fig, _, how in FIGURES:
+                fn, args = how(a)
+                for row in order:
+                    if fig not in row.figures or row.name in why:
                         continue
                     try:
-                        for k, v in fn(p, tport, *args).items():
-                            res.setdefault((p.name, fig, k), []).append(v)
-                    except (OSError, RuntimeError) as e:
-                        why[p.name] = "failed in (%s): %s" % (fig, e)
+                        for k, v in fn(load, row, *args).items():
+                            res.setdefault((row.name, fig, k), {})[rnd] = v
+                    except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
+                        why[row.name] = "failed in (%s): %s" % (fig, e)
     finally:
-        for p in proxies:
-            p.stop()
+        for row in live:
+            row.stop()
         target.kill()
         target.wait()
-    med = {k: statistics.median(v) for k, v in res.items()}
+    secs = time.monotonic() - start
+    load_after = os.getloadavg()
 
-    print("connectd bench: %s, %d cores, kernel %s, median of %d runs; (a),(b) %d MiB, (c) %d setups, "
-          "(d) %d tunnels x %d MiB both ways" % (os.uname().machine, os.cpu_count(), os.uname().release,
-                                                 a.runs, a.bulk_mib, a.setups, a.conc, a.conc_mib))
-    table(names, med, why)
-    print("(e) sums: connectd, connectd-static: the processes under tcpserver, not tcpserver; Apache: the parent "
-          "and all its children; Squid (-N) and tinyproxy: their process tree (one process each, tinyproxy has a "
-          "thread per client); procs: how many at the peak")
-    versions = [subprocess.run([exe, "-v"], capture_output=True, text=True).stdout.split("\n")[0]
-                for _, exe, _, _, _ in PEERS if shutil.which(exe)]
+    print("connectd bench: %s, %d cores, kernel %s; %d rounds in %.0f s; (a),(b) %d MiB, (c) %d setups "
+          "(-P checkpassword a fifth), (d) %d tunnels x %d MiB both ways" % (
+              os.uname().machine, os.cpu_count(), os.uname().release, a.runs, secs, a.bulk_mib, a.setups,
+              a.conc, a.conc_mib))
+    who = "connectd run as root with -u %s (nobody)" % uidgid if uidgid else "not root: -u is ignored"
+    print("load average (1, 5, 15 min) before: %.2f %.2f %.2f, after: %.2f %.2f %.2f; %s" % (
+        load_before + load_after + (who,)))
+    print("builds: %s" % (build_note() or "-"))
+    print()
+    tables(all_rows, res, why)
+    print()
+    print("(e) sums: under tcpserver the processes it started, not tcpserver; Apache: the parent and all its "
+          "children; Squid (-N) and tinyproxy: their process tree; procs: how many at the peak")
+    versions = [subprocess.run([exe_, "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+                for _, exe_, _, _, _ in PEERS if shutil.which(exe_)]
     print("peers: %s" % ("; ".join(versions) or "none installed"))
-    goals(med, why)
+    goals(res, why)
     broken = [n for n, w in why.items() if w.startswith(("skipped", "failed"))]
     if broken:
         print("bench: logs kept in %s" % tmp)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    sys.exit(1 if {"direct", "connectd", "connectd-static"} & set(broken) else 0)
+    mine = {"direct", "bare relay (static)", "bare relay (glibc)"} | {r.name for r in all_rows
+                                                                      if r.name.startswith("connectd")}
+    sys.exit(1 if mine & set(broken) else 0)
 
 
 if __name__ == "__main__":
