@@ -121,8 +121,8 @@ fuzz/fuzz_parse: fuzz/fuzz_parse.c parse.c parse.h number.c number.h log.c log.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_parse.c parse.c number.c log.c net.c
 fuzz/fuzz_args: fuzz/fuzz_args.c policy.c policy.h number.c number.h connectd.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_args.c policy.c number.c
-fuzz/fuzz_proxyhdr: fuzz/fuzz_proxyhdr.c proxyhdr.c proxyhdr.h policy.h number.c number.h connectd.h
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_proxyhdr.c proxyhdr.c number.c
+fuzz/fuzz_proxyhdr: fuzz/fuzz_proxyhdr.c proxyhdr.c proxyhdr.h policy.c policy.h number.c number.h connectd.h
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_proxyhdr.c proxyhdr.c policy.c number.c
 fuzz/fuzz_names: fuzz/fuzz_names.c policy.c policy.h parse.c parse.h number.c number.h connectd.h
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_names.c policy.c parse.c number.c
 fuzz-build: $(FUZZERS)

@@ -145,15 +145,11 @@ msecs(const char *s)
 static void
 balancer(struct config *cf, const char *arg)
 {
-	static struct policy scratch;
-	const char *err;
-
 	if (cf->nbalancers == BALANCERS_MAX)
 		bad("-H", "too many networks", arg);
-	scratch.nrules = 0;
-	if ((err = policy_add_rule(&scratch, 1, arg)) != NULL)
-		bad("-H", err, arg);
-	cf->balancers[cf->nbalancers++] = scratch.rules[0].net;
+	if (policy_cidr(arg, &cf->balancers[cf->nbalancers]) == -1)
+		bad("-H", "bad address or network", arg);
+	cf->nbalancers++;
 }
 
 /* -u: a user name, or uid:gid in numbers, which needs no lookup of the user database. */

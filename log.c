@@ -35,15 +35,6 @@ isnull(const struct stat *st)
 	    S_ISCHR(null.st_mode) && st->st_rdev == null.st_rdev;
 }
 
-/* Is fd the file whose status is st? */
-static int
-same(int fd, const struct stat *st)
-{
-	struct stat o;
-
-	return fstat(fd, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
-}
-
 /*
  * Is descriptor 2 nowhere (closed at the start, so now /dev/null), the same
  * file as descriptor 0 or 1 (the client's socket or pipe: inetd, a wrapper's
@@ -59,7 +50,7 @@ stderr_unusable(void)
 
 	if (fstat(2, &err) == -1 || isnull(&err))
 		return 1;
-	if (!isatty(2) && (same(0, &err) || same(1, &err)))
+	if (!isatty(2) && (net_samefile(0, 2) || net_samefile(1, 2)))
 		return 1;
 	return S_ISSOCK(err.st_mode) && getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);

@@ -63,8 +63,8 @@ policy_port(const struct policy *pl, unsigned port)
 }
 
 /* "10.0.0.0/8", "2001:db8::/32" or a bare address. */
-static int
-cidr(const char *s, struct cidr *c)
+int
+policy_cidr(const char *s, struct cidr *c)
 {
 	char text[INET6_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
@@ -92,7 +92,7 @@ policy_add_rule(struct policy *pl, int allow, const char *s)
 
 	if (pl->nrules == RULES_MAX)
 		return "too many rules";
-	if (cidr(s, &r->net) == -1)
+	if (policy_cidr(s, &r->net) == -1)
 		return "bad address or network";
 	r->allow = allow;
 	(void)snprintf(pl->names[pl->nrules], sizeof pl->names[0], "%s:%s",
@@ -102,8 +102,9 @@ policy_add_rule(struct policy *pl, int allow, const char *s)
 	return NULL;
 }
 
-static int
-inside(const struct cidr *c, int family, const unsigned char *a)
+/* Is the address (of the family, network byte order) in the network? */
+int
+policy_inside(const struct cidr *c, int family, const unsigned char *a)
 {
 	unsigned bytes = c->prefix / 8, bits = c->prefix % 8;
 
@@ -119,12 +120,12 @@ judge(const struct policy *pl, int family, const unsigned char *a, const char **
 	size_t i;
 
 	for (i = 0; i < pl->nrules; i++)
-		if (inside(&pl->rules[i].net, family, a)) {
+		if (policy_inside(&pl->rules[i].net, family, a)) {
 			*why = pl->rules[i].name;
 			return pl->rules[i].allow ? ALLOW : DENY;
 		}
 	for (i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-		if (inside(&builtin[i].net, family, a)) {
+		if (policy_inside(&builtin[i].net, family, a)) {
 			*why = builtin[i].name;
 			return DENY;
 		}
@@ -157,7 +158,7 @@ carried(const unsigned char *a6, unsigned char *a4)
 	if (memcmp(a6, zero, 15) == 0 && a6[15] <= 1)
 		return 0;	/* :: and ::1 are not IPv4-compatible */
 	for (i = 0; i < sizeof carriers / sizeof carriers[0]; i++)
-		if (inside(&carriers[i].net, AF_INET6, a6)) {
+		if (policy_inside(&carriers[i].net, AF_INET6, a6)) {
 			memcpy(a4, a6 + carriers[i].at, 4);
 			return 1;
 		}

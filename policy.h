@@ -65,6 +65,8 @@ struct policy {
 
 const char	*policy_add_ports(struct policy *, const char *);
 const char	*policy_add_rule(struct policy *, int, const char *);
+int		 policy_cidr(const char *, struct cidr *);
+int		 policy_inside(const struct cidr *, int, const unsigned char *);
 int		 policy_port(const struct policy *, unsigned);
 int		 policy_check(const struct policy *, const struct sockaddr *, const char **);
 const char	*policy_add_name(struct policy *, int, const char *);

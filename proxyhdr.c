@@ -296,16 +296,6 @@ proxyhdr_own(const struct proxyhdr *ph, const struct sockaddr *peer)
 	return fa == fb && pa == pb && memcmp(a, b, fa == AF_INET ? 4 : 16) == 0;
 }
 
-static int
-inside(const struct cidr *c, int family, const unsigned char *a)
-{
-	unsigned bytes = c->prefix / 8, bits = c->prefix % 8;
-
-	if (c->family != family || memcmp(c->addr, a, bytes) != 0)
-		return 0;
-	return bits == 0 || ((c->addr[bytes] ^ a[bytes]) & (0xff00 >> bits)) == 0;
-}
-
 /*
  * May this peer send a PROXY header: is it in one of the networks? An
  * IPv4-mapped peer (a dual-stack socket took an IPv4 connection) is judged
@@ -325,7 +315,7 @@ proxyhdr_trusted(const struct cidr *nets, size_t n, const struct sockaddr *peer)
 	raw = peer->sa_family == AF_INET ? a :
 	    ((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr.s6_addr;
 	for (i = 0; i < n; i++)
-		if (inside(&nets[i], family, a) || inside(&nets[i], peer->sa_family, raw))
+		if (policy_inside(&nets[i], family, a) || policy_inside(&nets[i], peer->sa_family, raw))
 			return 1;
 	return 0;
 }

@@ -23,7 +23,6 @@
 #define _GNU_SOURCE	/* splice, F_SETPIPE_SZ */
 #include <sys/select.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -322,10 +321,8 @@ plumb(struct dir *d, int setrfd, int setwfd)
 void
 relay_init(struct relay *rl)
 {
-	struct stat in, out;
-	int insock = fstat(rl->in, &in) == 0 && S_ISSOCK(in.st_mode);
-	int outsock = fstat(rl->out, &out) == 0 && S_ISSOCK(out.st_mode);
-	int one = insock && outsock && in.st_dev == out.st_dev && in.st_ino == out.st_ino;
+	int insock = net_issock(rl->in), outsock = net_issock(rl->out);
+	int one = insock && outsock && net_samefile(rl->in, rl->out);
 
 	tn.d[0] = (struct dir){ .rfd = rl->in, .wfd = rl->target, .count = &rl->up,
 	    .rsock = insock, .wsock = 1, .sever = one, .buf = tn.bufs[0] };

@@ -34,9 +34,7 @@ setup_file() {
 }
 
 setup() {
-	T=$BATS_TEST_TMPDIR
-	PIDS=()
-	FAM=4
+	lib_state
 	CONNECTD=$ROOT/m32/connectd
 }
 
@@ -57,31 +55,16 @@ elf32() {
 		{ echo "$1 is not an i386 program (ELF class $class, machine $machine)"; return 1; }
 }
 
-# hold_tunnel [client steps]: in the background, a client asks for a tunnel to
-# the target, waits for the 200, marks $T/open and waits for $T/go (10 s at
-# most), then runs the steps and reads to the end. Waits for the mark; sets
-# CPID (the client) and DPID (connectd) and checks that the filter is on.
-hold_tunnel() {
-	client --timeout 40 --stall 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead \
-		"mark=$T/open" "waitfile=$T/go" "$@" 3>&- &
-	CPID=$!
-	PIDS+=("$CPID")
-	wait_file "$T/open" 10
-	wait_file "$PDIR/pid" 5
-	DPID=$(cat "$PDIR/pid")
+# hold [client steps]: hold_tunnel to the target (the client's waits longer,
+# for the 32-bit build), and check that the filter is on. Sets: CLIENTPID DPID.
+hold() {
+	hold_tunnel --timeout 40 --stall 10 "127.0.0.1:$TPORT" "$@"
 	if [ "$(sed -n 's/^Seccomp:[[:space:]]*//p' "/proc/$DPID/status" 2>/dev/null)" != 2 ]; then
 		proxy_exit 5
 		echo "connectd ($DPID) is not running under a seccomp filter: it ended with $PSTATUS; its log:"
-		echo "$PLOG"
+		cat "$PDIR/stderr"
 		return 1
 	fi
-}
-
-# release: let the held client go on, and wait for it.
-release() {
-	touch "$T/go"
-	wait "$CPID"
-	CLOCAL=$(cat "$T/info.local")
 }
 
 # both_ways N [launcher options]: N bytes of the stream each way at once under
@@ -91,7 +74,7 @@ both_ways() {
 	shift
 	start_target --bytes "$n"
 	start_proxy "$@" -- -a 127.0.0.1 -t 5 "$TPORT"
-	hold_tunnel "stream=$n" shut
+	hold "stream=$n" shut
 	release
 	assert_client_end eof
 	assert_200_first
@@ -109,7 +92,7 @@ both_ways() {
 reply_after_eof() {
 	start_target --wait-eof --reply 'reply after your EOF\n'
 	start_proxy "$@" -- -a 127.0.0.1 -t 5 "$TPORT"
-	hold_tunnel send=question shut
+	hold send=question shut
 	release
 	assert_exit 0
 	assert_out "${OK200}reply after your EOF"$'\n'
@@ -122,7 +105,7 @@ reply_after_eof() {
 send_after_eof() {
 	start_target --send 'bye\n'
 	start_proxy "$@" -- -a 127.0.0.1 -t 5 "$TPORT"
-	hold_tunnel waiteof "send=sent after the target's EOF" pause=0.2 "send=, still" shut
+	hold waiteof "send=sent after the target's EOF" pause=0.2 "send=, still" shut
 	release
 	assert_exit 0
 	assert_out "${OK200}bye"$'\n'
@@ -145,37 +128,37 @@ send_after_eof() {
 @test "with the client socket on 0 and 1, 1 MiB each way goes through the 32-bit connectd byte for byte" {
 	need_m32
 	both_ways 1048576
-	TLOCAL=127.0.0.1 assert_tunnel_log 1048576 1048576 eof
+	assert_tunnel_log 1048576 1048576 eof
 }
 
 @test "with two pipes on 0 and 1, 1 MiB each way goes through the 32-bit connectd byte for byte" {
 	need_m32
 	both_ways 1048576 --pipes
-	CLOCAL=- TLOCAL=127.0.0.1 assert_tunnel_log 1048576 1048576 eof
+	assert_tunnel_log --client - 1048576 1048576 eof
 }
 
 @test "with the client socket on 0 and 1, the 32-bit connectd passes the client's EOF on and the target's reply back" {
 	need_m32
 	reply_after_eof
-	TLOCAL=127.0.0.1 assert_tunnel_log 8 21 eof
+	assert_tunnel_log 8 21 eof
 }
 
 @test "with the client socket on 0 and 1, the 32-bit connectd passes the target's EOF on and the client can still send" {
 	need_m32
 	send_after_eof
-	TLOCAL=127.0.0.1 assert_tunnel_log 34 4 eof
+	assert_tunnel_log 34 4 eof
 }
 
 @test "with two pipes, the 32-bit connectd passes the client's EOF on and the target's reply back" {
 	need_m32
 	reply_after_eof --pipes
-	CLOCAL=- TLOCAL=127.0.0.1 assert_tunnel_log 8 21 eof
+	assert_tunnel_log --client - 8 21 eof
 }
 
 @test "with two pipes, the 32-bit connectd passes the target's EOF on and the client can still send" {
 	need_m32
 	send_after_eof --pipes
-	CLOCAL=- TLOCAL=127.0.0.1 assert_tunnel_log 34 4 eof
+	assert_tunnel_log --client - 34 4 eof
 }
 
 @test "the 32-bit connectd refuses a port outside the ranges with a complete 403, exit 1, and no connection" {
@@ -187,12 +170,12 @@ send_after_eof() {
 	need_m32
 	start_target --wait-eof
 	start_proxy --pipes -- -a 127.0.0.1 -t 5 -i 1 "$TPORT"
-	hold_tunnel send=hello waiteof
+	hold send=hello waiteof
 	release
 	assert_out "$OK200"
 	assert_client_end eof
 	assert_exit 0
-	CLOCAL=- TLOCAL=127.0.0.1 assert_tunnel_log 5 0 idle
+	assert_tunnel_log --client - 5 0 idle
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = hello ]
 }
@@ -201,11 +184,11 @@ send_after_eof() {
 	need_m32
 	start_target --wait-eof
 	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	hold_tunnel send=late shut
+	hold send=late shut
 	kill -TERM "$DPID"
 	assert_exit 111
 	release
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 signal
+	assert_tunnel_log 0 0 signal
 	assert_gone
 }
 
@@ -214,7 +197,7 @@ send_after_eof() {
 	private_syslog
 	start_target --send 'ok\n'
 	start_proxy -- -l syslog -a 127.0.0.1 -t 5 "$TPORT"
-	hold_tunnel shut
+	hold shut
 	release
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0

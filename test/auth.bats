@@ -14,7 +14,6 @@ EXAMPLES=$(cd "$TESTDIR/.." && pwd)/examples
 CHECKER=$EXAMPLES/checkpassword
 SECRET=Zq8-only-here-Xw3
 
-eval "$(declare -f setup | sed '1s/^setup/lib_setup/')"
 setup() {
 	lib_setup
 	# Run as root, connectd and its checker become nobody, who must reach
@@ -109,26 +108,6 @@ script() {
 	chmod 755 "$T/checker"
 }
 
-# asked CODE ERROR USER TARGET REQUEST [connectd arguments]: a target that
-# must get nothing, and REQUEST sent to connectd with these arguments (@PORT@
-# is the target's port in both): exactly that refusal, its exit status, and
-# exactly one log line, with user=USER (none for -) and target=TARGET.
-asked() {
-	local code=$1 error=$2 user=$3 target=$4 req=$5 a args=() u=
-	shift 5
-	start_target --wait-eof
-	for a; do
-		args+=("${a//@PORT@/$TPORT}")
-	done
-	start_proxy -- "${args[@]}"
-	client "send=${req//@PORT@/$TPORT}" shut
-	assert_refusal "$code" "$error"
-	assert_exit "$(code_exit "$code")"
-	[ "$user" = - ] || u=" user=$user"
-	assert_log "client=$(re "$CLOCAL")$(re "$u") target=$(re "${target//@PORT@/$TPORT}") status=$code error=$error"
-	assert_target_untouched
-}
-
 # not_run: the recorder was never run.
 not_run() {
 	[ ! -e "$T/ran/info" ] || { echo "the checker ran:"; cat "$T/ran/info"; return 1; }
@@ -139,23 +118,31 @@ details() {
 	grep -qF "; details=\"$1\"" "$T/out" || { echo "no details=\"$1\" in:"; cat -A "$T/out"; return 1; }
 }
 
-# usage_error LINE ARG...: connectd with these arguments prints exactly LINE,
-# exits 100, and reads nothing from the client.
-usage_error() {
-	local line=$1 rc=0
-	shift
-	printf 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: x\r\n\r\n' >"$T/req"
-	{
-		"$CONNECTD" "$@" >"$T/stdout" 2>"$T/stderr" 3>&- || rc=$?
-		cat >"$T/rest"
-	} <"$T/req"
-	echo "connectd $*: exit $rc, stderr:"
-	cat -A "$T/stderr"
-	[ "$rc" -eq 100 ]
-	[ "$(cat "$T/stderr")" = "$line" ]
-	[ "$(wc -l <"$T/stderr")" -eq 1 ]
-	[ ! -s "$T/stdout" ]
-	cmp "$T/req" "$T/rest"
+# unchecked [--user U] CODE ERROR DETAILS REQUEST: with the recorder as -P,
+# REQUEST for 127.0.0.1:@PORT@ gets that refusal (as refused checks it, the
+# user logged if given) with these Proxy-Status details, and the checker does
+# not run.
+unchecked() {
+	local user=()
+	if [ "$1" = --user ]; then
+		user=(--user "$2")
+		shift 2
+	fi
+	recorder 0
+	refused "${user[@]}" --target 127.0.0.1:@PORT@ "$1" "$2" "$4" -P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
+	details "$3"
+	not_run
+}
+
+# alice_through [launcher options]: alice's right credentials, judged by
+# $T/checker, open a tunnel through connectd (launched with these options)
+# to a target that sends "ok\n": exactly the 200 and "ok\n", exit 0.
+alice_through() {
+	start_target --send 'ok\n'
+	start_proxy "$@" -- -P "$T/checker" -a 127.0.0.1 -t 5 "$TPORT"
+	client "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
 }
 
 # ------------------------------------------------------------ the options
@@ -198,17 +185,17 @@ usage_error() {
 @test "-r longer than 128 characters is a usage error; 128 are fine" {
 	script 'exit 0'
 	local r128 r129
-	r128=$(printf 'r%.0s' $(seq 128))
+	r128=$(repeat r 128)
 	r129=${r128}r
 	usage_error "connectd: -r: not 1 to 128 characters: $r129" -P "$T/checker" -r "$r129"
-	asked 407 http_request_denied - 127.0.0.1:@PORT@ "$(connect_req 127.0.0.1:@PORT@)" \
+	refused --target 127.0.0.1:@PORT@ 407 http_request_denied "$(connect_req 127.0.0.1:@PORT@)" \
 		-P "$T/checker" -r "$r128" -a 127.0.0.1 -t 5 @PORT@
 	grep -qF $'Proxy-Authenticate: Basic realm="'"$r128"$'"\r\n' "$T/out"
 }
 
 @test "-r with quotes and a backslash: the 407 carries them escaped, as a quoted-string" {
 	recorder 0
-	asked 407 http_request_denied - 127.0.0.1:@PORT@ "$(connect_req 127.0.0.1:@PORT@)" \
+	refused --target 127.0.0.1:@PORT@ 407 http_request_denied "$(connect_req 127.0.0.1:@PORT@)" \
 		-P "$T/checker" -r 'the "lab" \ east' -a 127.0.0.1 -t 5 @PORT@
 	not_run
 	grep -qF $'\r\nProxy-Authenticate: Basic realm="the \\"lab\\" \\\\ east"\r\n' "$T/out"
@@ -218,7 +205,7 @@ usage_error() {
 
 @test "without credentials: 407 with the default realm, before the port is checked, and the checker does not run" {
 	recorder 0
-	asked 407 http_request_denied - 127.0.0.1:1 "$(connect_req 127.0.0.1:1)" \
+	refused --target 127.0.0.1:1 407 http_request_denied "$(connect_req 127.0.0.1:1)" \
 		-P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
 	grep -qF $'\r\nProxy-Authenticate: Basic realm="connectd"\r\n' "$T/out"
 	details "credentials required"
@@ -228,52 +215,35 @@ usage_error() {
 @test "without credentials, a name is not looked up and a denied address not judged: 407 all the same" {
 	recorder 0
 	private_dns nxdomain
-	asked 407 http_request_denied - no-such-name.test:443 "$(connect_req no-such-name.test:443)" \
+	refused --target no-such-name.test:443 407 http_request_denied "$(connect_req no-such-name.test:443)" \
 		-P "$T/checker" -d 127.0.0.0/8 -t 5 443
 	not_run
-	[ ! -s "$T/dns/queries" ] || { echo "DNS queries:"; cat "$T/dns/queries"; return 1; }
+	no_dns_query
 }
 
 @test "credentials of another scheme get 407, and the checker does not run" {
-	recorder 0
-	asked 407 http_request_denied - 127.0.0.1:@PORT@ "$(auth_req 127.0.0.1:@PORT@ 'Bearer abc.def')" \
-		-P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
-	details "credentials not of the Basic scheme"
-	not_run
+	unchecked 407 http_request_denied "credentials not of the Basic scheme" "$(auth_req 127.0.0.1:@PORT@ 'Bearer abc.def')"
 }
 
 @test "Basic credentials that are not strict base64 get 407, no user logged, and the checker does not run" {
-	recorder 0
-	asked 407 http_request_denied - 127.0.0.1:@PORT@ "$(auth_req 127.0.0.1:@PORT@ 'Basic YWxpY2U6c2VjcmV0dw')" \
-		-P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
-	details "credentials not in strict base64"
-	not_run
+	unchecked 407 http_request_denied "credentials not in strict base64" \
+		"$(auth_req 127.0.0.1:@PORT@ 'Basic YWxpY2U6c2VjcmV0dw')"
 }
 
 @test "credentials without a colon get 407 and log no user: what was sent may be a password" {
-	recorder 0
-	asked 407 http_request_denied - 127.0.0.1:@PORT@ "$(auth_req 127.0.0.1:@PORT@ "Basic $(b64 "$SECRET")")" \
-		-P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
-	details "credentials without a colon"
-	not_run
+	unchecked 407 http_request_denied "credentials without a colon" \
+		"$(auth_req 127.0.0.1:@PORT@ "Basic $(b64 "$SECRET")")"
 }
 
 @test "a control character in the password gets 407, the user logged, and the checker does not run" {
-	recorder 0
-	asked 407 http_request_denied alice 127.0.0.1:@PORT@ "$(basic_req 127.0.0.1:@PORT@ $'alice:pa\tss')" \
-		-P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
-	details "control character in credentials"
-	not_run
+	unchecked --user alice 407 http_request_denied "control character in credentials" \
+		"$(basic_req 127.0.0.1:@PORT@ $'alice:pa\tss')"
 }
 
 @test "two Proxy-Authorization fields get 400, and the checker does not run" {
-	recorder 0
 	local v
 	v="Basic $(b64 alice:secret)"
-	asked 400 http_request_error - 127.0.0.1:@PORT@ "$(auth_req 127.0.0.1:@PORT@ "$v" "$v")" \
-		-P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
-	details "two Proxy-Authorization fields"
-	not_run
+	unchecked 400 http_request_error "two Proxy-Authorization fields" "$(auth_req 127.0.0.1:@PORT@ "$v" "$v")"
 }
 
 @test "without -P, Proxy-Authorization fields are ignored: the tunnel opens and no user is logged" {
@@ -284,7 +254,7 @@ usage_error() {
 
 @test "credentials the checker rejects get 407 with the user logged, and nothing reaches the target" {
 	recorder 1
-	asked 407 http_request_denied alice 127.0.0.1:@PORT@ "$(basic_req 127.0.0.1:@PORT@ alice:wrong)" \
+	refused --user alice --target 127.0.0.1:@PORT@ 407 http_request_denied "$(basic_req 127.0.0.1:@PORT@ alice:wrong)" \
 		-P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
 	details "credentials rejected"
 	[ -e "$T/ran/info" ]
@@ -292,18 +262,13 @@ usage_error() {
 
 @test "credentials the checker accepts open the tunnel, with the user on the decision and close lines" {
 	recorder 0
-	start_target --send 'ok\n'
-	start_proxy -- -P "$T/checker" -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
-	assert_log "client=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT addr=127\.0\.0\.1:$TPORT proxy-source-port=[0-9]+ status=200" \
-		"client=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT status=200 up=0 down=3 secs=[0-9]+\.[0-9]{3} end=eof"
+	alice_through
+	assert_tunnel_log --user alice 0 3 eof
 }
 
 @test "accepted credentials for a port that is not allowed get 403, logged with the user: the rules come after" {
 	recorder 0
-	asked 403 http_request_denied alice 127.0.0.1:1 "$(basic_req 127.0.0.1:1 alice:secret)" \
+	refused --user alice --target 127.0.0.1:1 403 http_request_denied "$(basic_req 127.0.0.1:1 alice:secret)" \
 		-P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
 	details "port not allowed"
 	[ -e "$T/ran/info" ]
@@ -311,7 +276,7 @@ usage_error() {
 
 @test "the user name is logged escaped: spaces, quotes and bytes past ASCII cannot split a log line" {
 	recorder 1
-	asked 407 http_request_denied 'a\x20b\x22c\x5cd\xc3\xa9\x20status=200' 127.0.0.1:@PORT@ \
+	refused --user 'a\x20b\x22c\x5cd\xc3\xa9\x20status=200' --target 127.0.0.1:@PORT@ 407 http_request_denied \
 		"$(basic_req 127.0.0.1:@PORT@ $'a b"c\\d\xc3\xa9 status=200:pw')" -P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
 }
 
@@ -353,11 +318,7 @@ usage_error() {
 @test "with the client socket on descriptor 2 (inetd), the checker's descriptor 2 is /dev/null" {
 	recorder 0
 	private_syslog
-	start_target --send 'ok\n'
-	start_proxy --stderr socket -- -P "$T/checker" -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
+	alice_through --stderr socket
 	[ "$(ran fd2)" = /dev/null ]
 	[ "$(ran fds)" = "0 1 2 3" ]
 }
@@ -365,11 +326,7 @@ usage_error() {
 @test "with descriptor 2 closed, the checker's descriptor 2 is /dev/null, not connectd's syslog socket" {
 	recorder 0
 	private_syslog
-	start_target --send 'ok\n'
-	start_proxy --stderr closed -- -P "$T/checker" -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
+	alice_through --stderr closed
 	[ "$(ran fd2)" = /dev/null ]
 }
 
@@ -388,7 +345,7 @@ usage_error() {
 @test "credentials of 499 bytes reach the checker whole, in 511 bytes on descriptor 3; 500 bytes get 407 and no checker" {
 	recorder 0
 	local pw
-	pw=$(printf 'p%.0s' $(seq 497))
+	pw=$(repeat p 497)
 	start_target --send 'ok\n'
 	start_proxy -- -P "$T/checker" -a 127.0.0.1 -t 5 "$TPORT"
 	client "send=$(basic_req "127.0.0.1:$TPORT" "u:$pw")" shut
@@ -396,57 +353,45 @@ usage_error() {
 	[ "$(wc -c <"$T/ran/fd3")" -eq 511 ]
 	[ "$(head -c 499 "$T/ran/fd3" | tr '\0' :)" = "u:$pw" ]
 	rm "$T/ran/info"
-	asked 407 http_request_denied u 127.0.0.1:@PORT@ "$(basic_req 127.0.0.1:@PORT@ "u:${pw}p")" \
-		-P "$T/checker" -a 127.0.0.1 -t 5 @PORT@
-	details "credentials too long"
-	not_run
+	unchecked --user u 407 http_request_denied "credentials too long" "$(basic_req 127.0.0.1:@PORT@ "u:${pw}p")"
+}
+
+# checker_failed LINE [connectd arguments]: alice's credentials, judged by
+# $T/checker under connectd with these arguments before its own, get a 500,
+# exit 111, and the log lines LINE and the 500's.
+checker_failed() {
+	local line=$1
+	shift
+	start_target --wait-eof
+	start_proxy -- -P "$T/checker" "$@" -a 127.0.0.1 -t 5 "$TPORT"
+	client --timeout 20 "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
+	assert_refusal 500 proxy_internal_error
+	assert_exit 111
+	assert_log "$(re "$line")" \
+		"client=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT status=500 error=proxy_internal_error"
 }
 
 @test "a checker that exits 2 is a 500, exit 111, and a line saying so; the target gets nothing" {
 	script 'exit 2'
-	start_target --wait-eof
-	start_proxy -- -P "$T/checker" -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
-	assert_refusal 500 proxy_internal_error
-	assert_exit 111
-	assert_log 'connectd: -P: the checker exited with 2' \
-		"client=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT status=500 error=proxy_internal_error"
+	checker_failed 'connectd: -P: the checker exited with 2'
 	assert_target_untouched
 }
 
 @test "a checker that exits 111 (a temporary problem) is a 500" {
 	script 'exit 111'
-	start_target --wait-eof
-	start_proxy -- -P "$T/checker" -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
-	assert_refusal 500 proxy_internal_error
-	assert_exit 111
-	assert_log 'connectd: -P: the checker exited with 111' \
-		"client=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT status=500 error=proxy_internal_error"
+	checker_failed 'connectd: -P: the checker exited with 111'
 }
 
 @test "a checker killed by a signal is a 500" {
 	script 'kill -KILL $$'
-	start_target --wait-eof
-	start_proxy -- -P "$T/checker" -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
-	assert_refusal 500 proxy_internal_error
-	assert_exit 111
-	assert_log 'connectd: -P: the checker was killed by signal 9' \
-		"client=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT status=500 error=proxy_internal_error"
+	checker_failed 'connectd: -P: the checker was killed by signal 9'
 	assert_target_untouched
 }
 
 @test "a checker that does not exit within -c is killed with all it started: 500 after about -c seconds, nothing left" {
 	script 'sleep 60 &
 exec sleep 60'
-	start_target --wait-eof
-	start_proxy -- -P "$T/checker" -c 1 -a 127.0.0.1 -t 5 "$TPORT"
-	client --timeout 20 "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
-	assert_refusal 500 proxy_internal_error
-	assert_exit 111
-	assert_log 'connectd: -P: the checker did not exit within 1 s; killed' \
-		"client=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT status=500 error=proxy_internal_error"
+	checker_failed 'connectd: -P: the checker did not exit within 1 s; killed' -c 1
 	echo "elapsed: $(cat "$PDIR/elapsed")"
 	"$PY" -c 'import sys; e = float(open(sys.argv[1]).read()); sys.exit(not 1.0 <= e < 4.5)' "$PDIR/elapsed"
 	assert_gone
@@ -461,13 +406,11 @@ sleep 60 &
 exec sleep 60"
 	start_target --wait-eof
 	start_proxy -- -P "$T/checker" -c 30 -a 127.0.0.1 -t 5 "$TPORT"
-	client --timeout 20 "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" waiteof 3>&- &
-	CPID=$!
+	client_bg --timeout 20 "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" waiteof
 	wait_file "$T/ran/started" 10
-	wait_file "$PDIR/pid" 5
-	kill -TERM "$(cat "$PDIR/pid")"
-	wait "$CPID"
-	CLOCAL=$(cat "$T/info.local")
+	connectd_pid
+	kill -TERM "$DPID"
+	client_wait
 	assert_exit 111
 	assert_log "client=$(re "$CLOCAL") user=alice target=127\.0\.0\.1:$TPORT status=- end=signal"
 	[ ! -s "$T/out" ]
@@ -479,11 +422,7 @@ exec sleep 60"
 @test "a checker that exits at once leaves nothing running behind it in its process group" {
 	script 'sleep 60 &
 exit 0'
-	start_target --send 'ok\n'
-	start_proxy -- -P "$T/checker" -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(basic_req "127.0.0.1:$TPORT" alice:secret)" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
+	alice_through
 	assert_gone
 }
 
@@ -538,12 +477,11 @@ password_nowhere() {
 	users "carol:$SECRET"
 	start_target --send 'ok\n' --wait-eof
 	start_proxy --env "CONNECTD_USERS=$T/users" -- -P "$CHECKER" -a 127.0.0.1 -t 5 "$TPORT"
-	client --timeout 20 "send=$(basic_req "127.0.0.1:$TPORT" "carol:$SECRET")" waithead \
-		"mark=$T/open" "waitfile=$T/go" shut 3>&- &
-	CPID=$!
+	client_bg --timeout 20 "send=$(basic_req "127.0.0.1:$TPORT" "carol:$SECRET")" waithead \
+		"mark=$T/open" "waitfile=$T/go" shut
 	wait_file "$T/open" 10
-	wait_file "$PDIR/pid" 5
-	run "$PY" - "$(cat "$PDIR/pid")" "$SECRET" "$(b64 "carol:$SECRET")" "Proxy-Authorization:" <<-'EOF'
+	connectd_pid
+	run "$PY" - "$DPID" "$SECRET" "$(b64 "carol:$SECRET")" "Proxy-Authorization:" <<-'EOF'
 		import sys
 		pid, needles = sys.argv[1], [a.encode() for a in sys.argv[2:]]
 		found, scanned = {}, 0
@@ -566,10 +504,9 @@ password_nowhere() {
 		for n, where in found.items():
 		    print("found %s in %s" % (n, ", ".join(where)))
 	EOF
-	cat "/proc/$(cat "$PDIR/pid")/cmdline" >"$T/cmdline"
-	cat "/proc/$(cat "$PDIR/pid")/environ" >"$T/environ"
-	touch "$T/go"
-	wait "$CPID"
+	cat "/proc/$DPID/cmdline" >"$T/cmdline"
+	cat "/proc/$DPID/environ" >"$T/environ"
+	release
 	echo "$output"
 	password_nowhere "$T/cmdline" "$T/environ"
 	grep -aq CONNECTD_USERS= "$T/environ"
@@ -660,14 +597,10 @@ example() {
 
 # ------------------------------------------------------------ real clients
 
-# start_http: the harness's HTTP server, 100000 bytes of the stream at any
-# path; sets TPORT, TDIR, BODYSHA.
-start_http() {
-	TDIR=$T/http
-	mkdir -p "$TDIR"
-	bg "$PY" "$HARNESS" http --dir "$TDIR" --size 100000
-	wait_file "$TDIR/port" 10
-	TPORT=$(cat "$TDIR/port")
+# serve_page: the harness's HTTP server, 100000 bytes of the stream at any
+# path. Sets: TPORT TDIR BODYSHA.
+serve_page() {
+	start_http 100000
 	BODYSHA=$("$PY" "$HARNESS" streamsha 100000)
 }
 
@@ -695,19 +628,17 @@ curl_get() {
 	echo "curl exit $rc, codes $(cat "$T/codes"): $(cat "$T/curl.err")"
 }
 
-# tunnel_lines USER: the decision and close lines of a tunnel to the HTTP
-# server for USER, in FILE (default connectd's stderr).
+# tunnel_lines USER [FILE]: the decision and close lines of a tunnel to the
+# HTTP server for USER, in FILE (default connectd's stderr).
 tunnel_lines() {
-	local c='127\.0\.0\.1:[0-9]+' t="127\\.0\\.0\\.1:$TPORT"
-	assert_lines "${2:-$PDIR/stderr}" \
-		"client=$c user=$1 target=$t addr=$t proxy-source-port=[0-9]+ status=200" \
-		"client=$c user=$1 target=$t status=200 up=[0-9]+ down=[0-9]+ secs=[0-9]+\.[0-9]{3} end=eof"
+	assert_tunnel_log --in "${2:-$PDIR/stderr}" --client-re '127\.0\.0\.1:[0-9]+' --user "$1" \
+		'[0-9]+' '[0-9]+' eof
 }
 
 @test "curl --proxy-user with the right password (credentials sent at once) gets the page through the tunnel" {
 	need curl
 	users alice:secret
-	start_http
+	serve_page
 	auth_proxy
 	curl_get -x "http://127.0.0.1:$PPORT" --proxy-user alice:secret
 	[ "$rc" -eq 0 ]
@@ -720,7 +651,7 @@ tunnel_lines() {
 @test "curl --proxy-user with a wrong password gets 407 and the server behind is never asked" {
 	need curl
 	users alice:secret
-	start_http
+	serve_page
 	auth_proxy
 	curl_get -x "http://127.0.0.1:$PPORT" --proxy-user alice:wrong
 	[ "$rc" -ne 0 ]
@@ -750,7 +681,7 @@ anyauth_run() {
 	need tcpserver
 	ns_wrap
 	users alice:secret
-	start_http
+	serve_page
 	export CONNECTD_USERS=$T/users
 	start_super tcpserver -P "$CHECKER" -r office -a 127.0.0.1 -t 5 -i 20 "$TPORT"
 	curl_get -x "http://127.0.0.1:$PPORT" --proxy-anyauth --proxy-user "alice:$1"
@@ -837,7 +768,7 @@ python_tunnel() {
 
 @test "python's http.client set_tunnel with a Proxy-Authorization header and the right password gets the page" {
 	users alice:secret
-	start_http
+	serve_page
 	auth_proxy
 	python_tunnel alice:secret
 	[ "$status" -eq 0 ]
@@ -848,7 +779,7 @@ python_tunnel() {
 
 @test "python's http.client set_tunnel with a wrong password fails with 407 and the server is never asked" {
 	users alice:secret
-	start_http
+	serve_page
 	auth_proxy
 	python_tunnel alice:wrong
 	[ "$output" = "error=Tunnel connection failed: 407 Proxy Authentication Required" ]
@@ -876,16 +807,15 @@ need_fail2ban() {
 four_clients() {
 	users alice:secret bob:pw
 	start_target --send 'ok\n'
-	local args=(-P "$CHECKER" -a 127.0.0.1 -t 5 "$@" "$TPORT") req
+	local args=(-P "$CHECKER" -a 127.0.0.1 -t 5 "$@" "$TPORT") req fam
 	for req in "$(basic_req "127.0.0.1:$TPORT" alice:wrong)" "$(connect_req "127.0.0.1:$TPORT")" \
 		"$(basic_req "127.0.0.1:$TPORT" alice:secret)" "6 $(basic_req "127.0.0.1:$TPORT" bob:wrong)"; do
-		FAM=4
-		[[ $req != "6 "* ]] || FAM=6
-		start_proxy --env "CONNECTD_USERS=$T/users" -- "${args[@]}"
-		client "send=${req#6 }" shut
+		fam=4
+		[[ $req != "6 "* ]] || fam=6
+		start_proxy --family "$fam" --env "CONNECTD_USERS=$T/users" -- "${args[@]}"
+		client --family "$fam" "send=${req#6 }" shut
 		proxy_exit
 	done
-	FAM=4
 }
 
 # tai64n: each line stamped as multilog t does: @, the TAI64N label of now

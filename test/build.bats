@@ -5,11 +5,18 @@ setup() {
 	cd "$BATS_TEST_DIRNAME/.."
 }
 
-# A scratch copy of the tracked sources, built with the compiler given.
+# scratch NAME: a copy of the sources and the Makefile in
+# $BATS_TEST_TMPDIR/NAME; prints that folder.
+scratch() {
+	local dir=$BATS_TEST_TMPDIR/$1
+	mkdir -p "$dir" && cp ./*.c ./*.h Makefile "$dir"/ || return 1
+	echo "$dir"
+}
+
+# build_with CC: a scratch copy of the sources (named CC), built with CC.
 build_with() {
-	local dir="$BATS_TEST_TMPDIR/$1"
-	mkdir -p "$dir"
-	cp ./*.c ./*.h Makefile "$dir"/
+	local dir
+	dir=$(scratch "$1") || return 1
 	(cd "$dir" && make CC="$1" WERROR=-Werror CFLAGS="${CFLAGS:--O2 -g}" connectd 2>&1)
 }
 
@@ -26,9 +33,7 @@ build_with() {
 }
 
 @test "a change of flags builds the objects again: make after make check drops -Werror" {
-	dir="$BATS_TEST_TMPDIR/flags"
-	mkdir -p "$dir"
-	cp ./*.c ./*.h Makefile "$dir"/
+	dir=$(scratch flags)
 	make -s -C "$dir" WERROR=-Werror connectd
 	run make -C "$dir" connectd
 	[[ "$output" == *"-c -o connectd.o"* ]] && [[ "$output" != *-Werror* ]]
@@ -107,9 +112,7 @@ build_with() {
 
 @test "make static builds a connectd with no dynamic loader that answers like the dynamic one" {
 	command -v musl-gcc >/dev/null || skip "musl-gcc is not installed (apt-get install musl-tools)"
-	dir="$BATS_TEST_TMPDIR/static"
-	mkdir -p "$dir"
-	cp ./*.c ./*.h Makefile "$dir"/
+	dir=$(scratch static)
 	run make -C "$dir" static
 	[ "$status" -eq 0 ]
 	[[ "$output" != *warning* ]]

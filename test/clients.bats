@@ -7,33 +7,11 @@
 
 load lib
 
-TLS=$TESTDIR/tls.py
 SIZE=$((1 << 20))
+LOCAL='127\.0\.0\.1:[0-9]+'	# a client on 127.0.0.1, as a regex
 
 setup_file() {
-	command -v openssl >/dev/null 2>&1 || return 0
-	# One certificate for the file: CN=localhost, valid for 127.0.0.1 too.
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$BATS_FILE_TMPDIR/key.pem" -out "$BATS_FILE_TMPDIR/cert.pem" -days 2 \
-		-subj /CN=localhost -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' 2>/dev/null
-}
-
-# need_cert: skip without openssl; sets CERT and KEY.
-need_cert() {
-	need openssl
-	CERT=$BATS_FILE_TMPDIR/cert.pem
-	KEY=$BATS_FILE_TMPDIR/key.pem
-	[ -s "$CERT" ] || { echo "no certificate was made"; return 1; }
-}
-
-# start_tls MODE: test/tls.py's TLS server (echo or http); sets TPORT, TDIR.
-start_tls() {
-	need_cert
-	TDIR=$T/tls
-	mkdir -p "$TDIR"
-	bg "$PY" "$TLS" server --dir "$TDIR" --cert "$CERT" --key "$KEY" --mode "$1"
-	wait_file "$TDIR/port" 10
-	TPORT=$(cat "$TDIR/port")
+	make_cert
 }
 
 # noproxyenv CMD...: run without any proxy setting from the environment.
@@ -46,15 +24,10 @@ noproxyenv() {
 # to the target, with at least these many bytes each way.
 proxy_tunnel_log() {
 	assert_exit 0
-	local c
-	c='127\.0\.0\.1:[0-9]+'
-	assert_log "client=$c target=127\\.0\\.0\\.1:$TPORT addr=127\\.0\\.0\\.1:$TPORT proxy-source-port=[0-9]+ status=200" \
-		"client=$c target=127\\.0\\.0\\.1:$TPORT status=200 up=[0-9]+ down=[0-9]+ secs=[0-9]+\\.[0-9]{3} end=eof"
-	local last
-	last=$(tail -n1 "$PDIR/stderr")
-	echo "close line: $last"
-	[ "$(field "$last" up)" -ge "$1" ]
-	[ "$(field "$last" down)" -ge "$2" ]
+	assert_tunnel_log --client-re "$LOCAL" '[0-9]+' '[0-9]+' eof
+	echo "close line: $(tail -n1 "$PDIR/stderr")"
+	[ "$(log_field last up)" -ge "$1" ]
+	[ "$(log_field last down)" -ge "$2" ]
 }
 
 # payload: $SIZE bytes of random data in $T/payload; sets PSHA.
@@ -72,27 +45,28 @@ curl_post() {
 		"https://127.0.0.1:$TPORT/echo" >"$T/codes" 3>&-
 }
 
-@test "curl -x (CONNECT HTTP/1.1 with Host) posts 1 MiB over TLS and gets it back" {
+# curl_posts ARGS...: curl_post with these proxy arguments (@PPORT@ is
+# connectd's port) to the TLS server behind connectd: both answers 200, the
+# payload comes back.
+curl_posts() {
 	need curl
 	payload
 	start_tls http
 	start_proxy -- -a 127.0.0.1 -t 5 -i 20 "$TPORT"
-	curl_post -x "http://127.0.0.1:$PPORT"
+	curl_post "${@//@PPORT@/$PPORT}"
 	echo "codes: $(cat "$T/codes")"
 	[ "$(cat "$T/codes")" = "200 200" ]
 	[ "$(sha256sum <"$T/body" | cut -d' ' -f1)" = "$PSHA" ]
+}
+
+@test "curl -x (CONNECT HTTP/1.1 with Host) posts 1 MiB over TLS and gets it back" {
+	curl_posts -x http://127.0.0.1:@PPORT@
 	grep -q "^request POST /echo len=$SIZE sha=$PSHA tls=TLSv1\.[23]$" "$TDIR/events"
 	proxy_tunnel_log "$SIZE" "$SIZE"
 }
 
 @test "curl --proxy1.0 (CONNECT HTTP/1.0) posts 1 MiB over TLS and gets it back" {
-	need curl
-	payload
-	start_tls http
-	start_proxy -- -a 127.0.0.1 -t 5 -i 20 "$TPORT"
-	curl_post --proxy1.0 "127.0.0.1:$PPORT"
-	[ "$(cat "$T/codes")" = "200 200" ]
-	[ "$(sha256sum <"$T/body" | cut -d' ' -f1)" = "$PSHA" ]
+	curl_posts --proxy1.0 127.0.0.1:@PPORT@
 	grep -q "^request POST /echo len=$SIZE sha=$PSHA " "$TDIR/events"
 	proxy_tunnel_log "$SIZE" "$SIZE"
 }
@@ -176,8 +150,7 @@ need_openbsd_nc() {
 	111) end=reset ;;
 	*) assert_exit 0 ;;
 	esac
-	assert_log "client=127\\.0\\.0\\.1:[0-9]+ target=127\\.0\\.0\\.1:$TPORT addr=127\\.0\\.0\\.1:$TPORT proxy-source-port=[0-9]+ status=200" \
-		"client=127\\.0\\.0\\.1:[0-9]+ target=127\\.0\\.0\\.1:$TPORT status=200 up=[0-9]+ down=[0-9]+ secs=[0-9]+\\.[0-9]{3} end=$end"
+	assert_tunnel_log --client-re "$LOCAL" '[0-9]+' '[0-9]+' "$end"
 }
 
 @test "python's http.client with set_tunnel (CONNECT HTTP/1.0 in 3.11, HTTP/1.1 later) posts 1 MiB over TLS and gets it back" {
@@ -218,6 +191,5 @@ need_openbsd_nc() {
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = hello ]
 	assert_exit 0
-	assert_log "client=127\\.0\\.0\\.1:[0-9]+ target=127\\.0\\.0\\.1:$TPORT addr=127\\.0\\.0\\.1:$TPORT proxy-source-port=[0-9]+ status=200" \
-		"client=127\\.0\\.0\\.1:[0-9]+ target=127\\.0\\.0\\.1:$TPORT status=200 up=6 down=20 secs=[0-9]+\\.[0-9]{3} end=eof"
+	assert_tunnel_log --client-re "$LOCAL" 6 20 eof
 }

@@ -5,23 +5,26 @@
 
 load lib
 
-@test "a closed port gets 502 connection_refused and exit 111" {
+# closed_port ADDR: CONNECT to a target on ADDR (the loopback of FAM) whose
+# port is closed gets 502 connection_refused, exit 111 and its log line.
+closed_port() {
+	local host=$1
+	[[ $host != *:* ]] || host=[$1]
 	start_target --mode closed
-	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	start_proxy -- -a "$1" -t 5 "$TPORT"
+	client "send=$(connect_req "$host:$TPORT")" shut
 	assert_refusal 502 connection_refused
 	assert_exit 111
-	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$TPORT status=502 error=connection_refused"
+	assert_log "client=$(re "$CLOCAL") target=$(re "$host:$TPORT") status=502 error=connection_refused"
+}
+
+@test "a closed port gets 502 connection_refused and exit 111" {
+	closed_port 127.0.0.1
 }
 
 @test "a closed port on ::1 gets 502 connection_refused" {
 	FAM=6
-	start_target --mode closed
-	start_proxy -- -a ::1 -t 5 "$TPORT"
-	client "send=$(connect_req "[::1]:$TPORT")" shut
-	assert_refusal 502 connection_refused
-	assert_exit 111
-	assert_log "client=$(re "$CLOCAL") target=$(re "[::1]:$TPORT") status=502 error=connection_refused"
+	closed_port ::1
 }
 
 @test "a target that never completes the handshake gets 504 connection_timeout within -c" {
@@ -31,10 +34,7 @@ load lib
 	assert_refusal 504 connection_timeout
 	assert_exit 111
 	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$TPORT status=504 error=connection_timeout"
-	local t
-	t=$(info t_first)
-	echo "504 after ${t}s"
-	awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t <= 3.0) }'
+	between "$(info t_first)" 0.9 3.0 "the 504 after (s)"
 	assert_gone
 }
 
@@ -44,22 +44,19 @@ load lib
 	client --timeout 10 "send=CONNECT 127.0.0.1:$TPORT HTTP/1.1\\r\\n" pause=1.5 "send=Host: x\\r\\n\\r\\n" shut
 	assert_refusal 504 connection_timeout
 	assert_exit 111
-	local t
-	t=$(info t_first)
-	echo "504 after ${t}s"
-	awk -v t="$t" 'BEGIN { exit !(t >= 2.4 && t <= 4.5) }'
+	between "$(info t_first)" 2.4 4.5 "the 504 after (s)"
 }
 
 @test "an unreachable network gets 502 destination_ip_unroutable" {
 	# connectd in a network namespace with no interface up: nothing leaves.
 	isolated_net
-	LOGTARGET=192.0.2.1:443 refused 502 destination_ip_unroutable \
+	refused --target 192.0.2.1:443 502 destination_ip_unroutable \
 		'CONNECT 192.0.2.1:443 HTTP/1.1\r\nHost: x\r\n\r\n' -t 5
 }
 
 @test "a name that does not resolve gets 502 dns_error and exit 111" {
 	private_dns nxdomain
-	LOGTARGET=no-such-host.test:443 refused 502 dns_error \
+	refused --target no-such-host.test:443 502 dns_error \
 		'CONNECT no-such-host.test:443 HTTP/1.1\r\nHost: x\r\n\r\n' -t 5
 	grep -q '^query no-such-host\.test ' "$T/dns/queries" ||
 		{ echo "the DNS stub was never asked:"; cat "$T/dns/queries"; return 1; }
@@ -67,58 +64,44 @@ load lib
 
 @test "a name whose resolution takes longer than -c gets 504 dns_timeout within -c" {
 	private_dns silent
-	LOGTARGET=slow-host.test:443 refused 504 dns_timeout \
+	refused --target slow-host.test:443 504 dns_timeout \
 		'CONNECT slow-host.test:443 HTTP/1.1\r\nHost: x\r\n\r\n' -t 5 -c 1
-	local t
-	t=$(info t_first)
-	echo "504 after ${t}s"
-	awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t <= 3.0) }'
+	between "$(info t_first)" 0.9 3.0 "the 504 after (s)"
 	grep -q '^query slow-host\.test ' "$T/dns/queries"
 	assert_gone # the resolving child too
 }
 
 @test "a name resolves once and the tunnel goes to its address, logged as addr" {
 	private_dns nxdomain
-	start_target --send 'ok\n'
-	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(connect_req "target.test:$TPORT")" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
-	TNAME=target.test:$TPORT TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	ok_tunnel "$(connect_req target.test:@PORT@)" -a 127.0.0.1 -t 5 @PORT@
+	assert_tunnel_log --target "target.test:$TPORT" 0 3 eof
 	stop_target
 	[ "$TACCEPTS" = 1 ]
 }
 
 @test "a name that resolves to loopback is denied by default, with its address logged" {
 	private_dns nxdomain
-	LOGTARGET=target.test:@PORT@ LOGEXTRA=' addr=127.0.0.1:@PORT@ rule=builtin:loopback' \
-		refused 403 destination_ip_prohibited \
+	refused --target target.test:@PORT@ --extra ' addr=127.0.0.1:@PORT@ rule=builtin:loopback' 403 destination_ip_prohibited \
 		'CONNECT target.test:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -t 5 @PORT@
 }
 
 @test "a numeric target never asks the resolver" {
 	private_dns nxdomain
-	start_target --send 'ok\n'
-	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
-	[ ! -s "$T/dns/queries" ] || { cat "$T/dns/queries"; return 1; }
+	ok_tunnel "$(connect_req 127.0.0.1:@PORT@)" -a 127.0.0.1 -t 5 @PORT@
+	no_dns_query
 }
 
 @test "-b sets the local address of the connection to the target" {
-	start_target --send 'ok\n'
-	start_proxy -- -a 127.0.0.1 -b 127.0.0.2 -t 5 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	ok_tunnel "$(connect_req 127.0.0.1:@PORT@)" -a 127.0.0.1 -b 127.0.0.2 -t 5 @PORT@
+	assert_tunnel_log 0 3 eof
 	target_done
-	[[ $TDONE == *" peer=127.0.0.2:$SRCPORT "* ]] || { echo "target: $TDONE (logged port $SRCPORT)"; return 1; }
+	local port
+	port=$(log_field first proxy-source-port)
+	[[ $TDONE == *" peer=127.0.0.2:$port "* ]] || { echo "target: $TDONE (logged port $port)"; return 1; }
 }
 
 @test "-b with an address that is not local gets 502 proxy_configuration_error" {
-	LOGTARGET=127.0.0.1:@PORT@ refused 502 proxy_configuration_error \
+	refused --target 127.0.0.1:@PORT@ 502 proxy_configuration_error \
 		'CONNECT 127.0.0.1:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -a 127.0.0.1 -b 192.0.2.1 -t 5 @PORT@
 }
 
@@ -127,29 +110,26 @@ load lib
 	# dual.test is ::1 and 127.0.0.1, and the resolver gives ::1 first: a decoy
 	# listens there, and only 127.0.0.1 is allowed.
 	start_target --send 'four\n'
-	local four_dir=$TDIR four_pid=$TPID
-	FAM=6
-	start_target --port "$TPORT" --send 'decoy\n'
-	local decoy_dir=$TDIR decoy_pid=$TPID
-	FAM=4
+	local four=$TDIR
+	start_target --family 6 --port "$TPORT" --send 'decoy\n'
 	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
 	client "send=$(connect_req "dual.test:$TPORT")" shut
 	assert_out "${OK200}four"$'\n'
 	assert_exit 0
-	TNAME=dual.test:$TPORT TLOCAL=127.0.0.1 assert_tunnel_log 0 5 eof
-	TDIR=$decoy_dir TPID=$decoy_pid assert_target_untouched
-	TDIR=$four_dir TPID=$four_pid stop_target
+	assert_tunnel_log --target "dual.test:$TPORT" 0 5 eof
+	assert_target_untouched
+	stop_target --dir "$four"
 	[ "$TACCEPTS" = 1 ]
 }
 
 @test "-4 connects to IPv4 only: an IPv6 target gets 403 naming the family rule" {
 	FAM=6
-	LOGTARGET='[::1]:@PORT@' LOGEXTRA=' addr=[::1]:@PORT@ rule=family:-4' refused 403 destination_ip_prohibited \
+	refused --target '[::1]:@PORT@' --extra ' addr=[::1]:@PORT@ rule=family:-4' 403 destination_ip_prohibited \
 		'CONNECT [::1]:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -4 -a ::1 -t 5 @PORT@
 }
 
 @test "-6 connects to IPv6 only: an IPv4 target gets 403 naming the family rule" {
-	LOGTARGET='127.0.0.1:@PORT@' LOGEXTRA=' addr=127.0.0.1:@PORT@ rule=family:-6' refused 403 destination_ip_prohibited \
+	refused --target 127.0.0.1:@PORT@ --extra ' addr=127.0.0.1:@PORT@ rule=family:-6' 403 destination_ip_prohibited \
 		'CONNECT 127.0.0.1:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -6 -a 127.0.0.1 -t 5 @PORT@
 }
 
@@ -161,5 +141,5 @@ load lib
 	client "send=$(connect_req "dual.test:$TPORT")" shut
 	assert_out "${OK200}six"$'\n'
 	assert_exit 0
-	TNAME=dual.test:$TPORT TLOCAL='[::1]' assert_tunnel_log 0 4 eof
+	assert_tunnel_log --target "dual.test:$TPORT" --host '[::1]' 0 4 eof
 }

@@ -8,26 +8,33 @@
 
 load lib
 
-# serve ADDR MODE [PORT]: a target on ADDR (listen or never); sets P to its
-# port the first time, and uses P after.
+# serve ADDR MODE: a target on ADDR (listen or never), on port P: the
+# kernel's choice the first time (P unset), which sets P. Sets: P TPORT TDIR.
 serve() {
-	local fam=4
-	[[ $1 == *:* ]] && fam=6
-	FAM=$fam start_target --addr "$1" --mode "$2" ${P:+--port "$P"} --send 'ok\n'
+	start_target --addr "$1" --mode "$2" ${P:+--port "$P"} --send 'ok\n'
 	P=${P:-$TPORT}
-	LAST_TDIR=$TDIR LAST_TPID=$TPID
 }
 
 # t_first_between LO HI: the first byte of the answer came after LO to HI seconds.
 t_first_between() {
-	local t
-	t=$(info t_first)
-	echo "the answer came after ${t}s"
-	awk -v t="$t" -v lo="$1" -v hi="$2" 'BEGIN { exit !(t >= lo && t <= hi) }'
+	between "$(info t_first)" "$1" "$2" "the answer came after (s)"
+}
+
+# dead_first [connectd options]: dead-first.test is 127.0.0.128, which drops
+# every SYN, then 127.0.0.129, which listens; a tunnel to it opens through
+# 127.0.0.129.
+dead_first() {
+	serve 127.0.0.128 never
+	serve 127.0.0.129 listen
+	private_hosts "127.0.0.128	dead-first.test" "127.0.0.129	dead-first.test"
+	resolves_to dead-first.test 127.0.0.128 127.0.0.129
+	through dead-first.test "$@"
+	assert_tunnel_log --target "dead-first.test:$P" --addr "127.0.0.129:$P" 0 3 eof
 }
 
 # no_syn_sent ADDR: connectd holds no connection attempt to ADDR:P any more.
 no_syn_sent() {
+	need ss
 	if ss -Htn state syn-sent "( dst $1 and dport = :$P )" | grep -q .; then
 		echo "an attempt to $1:$P is still under way:"
 		ss -tn state syn-sent
@@ -47,24 +54,14 @@ through() {
 }
 
 @test "a name whose first address drops every SYN gets its 200 from the second after about -e ms, not -c" {
-	serve 127.0.0.128 never
-	serve 127.0.0.129 listen
-	private_hosts "127.0.0.128	dead-first.test" "127.0.0.129	dead-first.test"
-	resolves_to dead-first.test 127.0.0.128 127.0.0.129
-	through dead-first.test -c 10 -e 250
+	dead_first -c 10 -e 250
 	t_first_between 0.2 2.0
-	TNAME=dead-first.test:$P TADDR=127.0.0.129:$P TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
 	no_syn_sent 127.0.0.128
 }
 
 @test "with -e 0 the same name takes the first address's equal share of -c before the second" {
-	serve 127.0.0.128 never
-	serve 127.0.0.129 listen
-	private_hosts "127.0.0.128	dead-first.test" "127.0.0.129	dead-first.test"
-	resolves_to dead-first.test 127.0.0.128 127.0.0.129
-	through dead-first.test -c 4 -e 0
+	dead_first -c 4 -e 0
 	t_first_between 1.9 3.5
-	TNAME=dead-first.test:$P TADDR=127.0.0.129:$P TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
 }
 
 @test "a name whose addresses all drop every SYN gets 504 connection_timeout at -c" {
@@ -87,7 +84,7 @@ through() {
 	private_hosts "127.0.0.128	refused-first.test" "127.0.0.129	refused-first.test"
 	through refused-first.test -c 10 -e 2000
 	t_first_between 0 1.0
-	TNAME=refused-first.test:$P TADDR=127.0.0.129:$P TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	assert_tunnel_log --target "refused-first.test:$P" --addr "127.0.0.129:$P" 0 3 eof
 }
 
 @test "a name whose addresses all refuse gets 502 connection_refused from the last, at once" {
@@ -110,18 +107,18 @@ through() {
 	resolves_to dual.test 127.0.0.128 127.0.0.129 ::1
 	through dual.test -c 10 -e 1000
 	t_first_between 0.9 1.7
-	TNAME=dual.test:$P TADDR=[::1]:$P TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	assert_tunnel_log --target "dual.test:$P" --addr "[::1]:$P" 0 3 eof
 	no_syn_sent 127.0.0.128
 }
 
 @test "the address rules filter before any attempt: a denied address is never tried" {
 	serve 127.0.0.128 listen
-	local denied=$LAST_TDIR denied_pid=$LAST_TPID
+	local denied=$TDIR
 	serve 127.0.0.129 listen
 	private_hosts "127.0.0.128	mixed.test" "127.0.0.129	mixed.test"
 	through mixed.test -d 127.0.0.128 -e 10
-	TNAME=mixed.test:$P TADDR=127.0.0.129:$P TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
-	TDIR=$denied TPID=$denied_pid assert_target_untouched
+	assert_tunnel_log --target "mixed.test:$P" --addr "127.0.0.129:$P" 0 3 eof
+	assert_target_untouched --dir "$denied"
 }
 
 @test "-6 filters before any attempt: the IPv4 address of a name is never tried" {
@@ -129,7 +126,7 @@ through() {
 	serve 127.0.0.128 listen
 	private_hosts "127.0.0.128	dual.test" "::1	dual.test"
 	through dual.test -6 -e 10
-	TNAME=dual.test:$P TADDR=[::1]:$P TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	assert_tunnel_log --target "dual.test:$P" --addr "[::1]:$P" 0 3 eof
 	assert_target_untouched
 }
 

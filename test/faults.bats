@@ -17,12 +17,6 @@ kib() {
 	sed -n "s/^$2:[[:space:]]*\\([0-9]*\\) kB$/\\1/p" "/proc/$1/status" 2>/dev/null || true
 }
 
-# dpid: connectd's PID, from its launcher.
-dpid() {
-	wait_file "$PDIR/pid" 5
-	DPID=$(cat "$PDIR/pid")
-}
-
 # memory_until_exit PID: poll /proc/PID/status (bounded, 20 s) until it is
 # gone; sets HWM0 (VmHWM at the first look), HWM (the last) and RSSMAX (kB).
 memory_until_exit() {
@@ -48,6 +42,27 @@ assert_memory_bounded() {
 	[ -n "${CONNECTD_SANITIZED-}" ] || [ "$HWM" -lt 4096 ] || { echo "VmHWM $HWM kB"; return 1; }
 }
 
+# idle_end_bounded up|down: the held client ended, and so did connectd, at -i
+# (2 s): exit 0, the tunnel's two lines with the bytes moved that way (more
+# than 64 KiB, less than 64 MiB) and none the other, after 2 to 8 s; memory
+# bounded, nothing left.
+idle_end_bounded() {
+	local n
+	client_wait
+	assert_exit 0
+	if [ "$1" = up ]; then
+		assert_tunnel_log '[0-9]+' 0 idle
+	else
+		assert_tunnel_log 0 '[0-9]+' idle
+	fi
+	n=$(log_field last "$1")
+	echo "$1=$n"
+	[ "$n" -gt 65536 ] && [ "$n" -lt $((64 * MIB)) ]
+	between "$(log_field last secs)" 2.0 8.0 "secs"
+	assert_memory_bounded
+	assert_gone
+}
+
 # elapsed_under SECS: connectd ran less than SECS seconds in all.
 elapsed_under() {
 	local e
@@ -63,7 +78,7 @@ elapsed_under() {
 	assert_out "${OK200}hello"
 	assert_client_end eof
 	assert_exit 111
-	TLOCAL=127.0.0.1 assert_tunnel_log 1 5 reset
+	assert_tunnel_log 1 5 reset
 	elapsed_under 5
 	target_done
 	[[ $TDONE == *" rx=1 "*" end=rst" ]] || { echo "target: $TDONE"; return 1; }
@@ -75,9 +90,9 @@ elapsed_under() {
 	start_proxy -- -a 127.0.0.1 -t 5 -i 30 "$TPORT"
 	client --timeout 20 --stall 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "stream=$((64 * MIB))"
 	assert_exit 111
-	TLOCAL=127.0.0.1 assert_tunnel_log '[0-9]+' 0 reset
+	assert_tunnel_log '[0-9]+' 0 reset
 	local up
-	up=$(field "$(tail -n1 "$PDIR/stderr")" up)
+	up=$(log_field last up)
 	echo "up=$up"
 	[ "$up" -ge "$MIB" ] && [ "$up" -lt $((64 * MIB)) ]
 	elapsed_under 8
@@ -90,7 +105,7 @@ elapsed_under() {
 	start_proxy -- -a 127.0.0.1 -t 5 -i 30 "$TPORT"
 	client --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")abc" waithead pause=0.2 rst
 	assert_exit 111
-	CLOCAL=$(cat "$T/info.local") TLOCAL=127.0.0.1 assert_tunnel_log 3 5 reset
+	assert_tunnel_log --client "$(cat "$T/info.local")" 3 5 reset
 	elapsed_under 5
 	assert_gone
 }
@@ -100,8 +115,7 @@ elapsed_under() {
 	start_proxy -- -a 127.0.0.1 -t 5 -i 30 "$TPORT"
 	client --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")abc" waithead pause=0.2 rst
 	assert_exit 111
-	TLOCAL=127.0.0.1 assert_log "client=$(re "$(cat "$T/info.local")") target=127\\.0\\.0\\.1:$TPORT addr=127\\.0\\.0\\.1:$TPORT proxy-source-port=[0-9]+ status=200" \
-		"client=$(re "$(cat "$T/info.local")") target=127\\.0\\.0\\.1:$TPORT status=200 up=3 down=5 secs=[0-9]+\\.[0-9]{3} end=reset"
+	assert_tunnel_log --client "$(cat "$T/info.local")" 3 5 reset
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = abc ]
 	[[ $TDONE == *" end=eof"* ]] || { echo "target: $TDONE"; return 1; }
@@ -112,45 +126,23 @@ elapsed_under() {
 @test "a target that never reads while the client keeps sending: memory stays bounded, the tunnel ends at -i" {
 	start_target --no-read
 	start_proxy -- -a 127.0.0.1 -t 5 -i 2 "$TPORT"
-	client --timeout 30 --stall 25 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "mark=$T/open" \
-		"stream=$((64 * MIB))" 3>&- &
-	local cpid=$!
+	client_bg --timeout 30 --stall 25 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "mark=$T/open" \
+		"stream=$((64 * MIB))"
 	wait_file "$T/open"
-	dpid
+	connectd_pid
 	memory_until_exit "$DPID"
-	wait "$cpid"
-	assert_exit 0
-	CLOCAL=$(cat "$T/info.local") TLOCAL=127.0.0.1 assert_tunnel_log '[0-9]+' 0 idle
-	local up secs
-	up=$(field "$(tail -n1 "$PDIR/stderr")" up)
-	secs=$(field "$(tail -n1 "$PDIR/stderr")" secs)
-	echo "up=$up secs=$secs"
-	[ "$up" -gt 65536 ] && [ "$up" -lt $((64 * MIB)) ]
-	awk -v t="$secs" 'BEGIN { exit !(t >= 2.0 && t <= 8.0) }'
-	assert_memory_bounded
-	assert_gone
+	idle_end_bounded up
 }
 
 @test "a client that never reads while the target sends: memory stays bounded, the tunnel ends at -i" {
 	start_target --bytes $((64 * MIB))
 	start_proxy -- -a 127.0.0.1 -t 5 -i 2 "$TPORT"
-	client --timeout 30 --no-read "send=$(connect_req "127.0.0.1:$TPORT")" "mark=$T/open" "waitfile=$PDIR/status" 3>&- &
-	local cpid=$!
+	client_bg --timeout 30 --no-read "send=$(connect_req "127.0.0.1:$TPORT")" "mark=$T/open" "waitfile=$PDIR/status"
 	wait_file "$T/open"
-	dpid
+	connectd_pid
 	wait_grep "$PDIR/stderr" 'status=200$' 5
 	memory_until_exit "$DPID"
-	wait "$cpid"
-	assert_exit 0
-	CLOCAL=$(cat "$T/info.local") TLOCAL=127.0.0.1 assert_tunnel_log 0 '[0-9]+' idle
-	local down secs
-	down=$(field "$(tail -n1 "$PDIR/stderr")" down)
-	secs=$(field "$(tail -n1 "$PDIR/stderr")" secs)
-	echo "down=$down secs=$secs"
-	[ "$down" -gt 65536 ] && [ "$down" -lt $((64 * MIB)) ]
-	awk -v t="$secs" 'BEGIN { exit !(t >= 2.0 && t <= 8.0) }'
-	assert_memory_bounded
-	assert_gone
+	idle_end_bounded down
 }
 
 @test "a head dripped one byte per write just inside -t opens the tunnel" {
@@ -162,7 +154,7 @@ elapsed_under() {
 	client --timeout 15 "trickle=0.06:$req" waithead shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	assert_tunnel_log 0 3 eof
 	local t
 	t=$(info t_first)
 	echo "200 after ${t}s"
@@ -176,17 +168,16 @@ signal_mid_stream() {
 	local gib=$((1 << 30)) up down
 	start_target --bytes "$gib"
 	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	client --timeout 60 --stall 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead \
-		"stream=$MIB" "mark=$T/flowing" "stream=$gib" shut 3>&- &
-	local cpid=$!
+	client_bg --timeout 60 --stall 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead \
+		"stream=$MIB" "mark=$T/flowing" "stream=$gib" shut
 	wait_file "$T/flowing" 10
-	dpid
+	connectd_pid
 	kill "-$1" "$DPID"
 	assert_exit 111
-	wait "$cpid"
-	CLOCAL=$(cat "$T/info.local") TLOCAL=127.0.0.1 assert_tunnel_log '[0-9]+' '[0-9]+' signal
-	up=$(field "$(tail -n1 "$PDIR/stderr")" up)
-	down=$(field "$(tail -n1 "$PDIR/stderr")" down)
+	client_wait
+	assert_tunnel_log '[0-9]+' '[0-9]+' signal
+	up=$(log_field last up)
+	down=$(log_field last down)
 	echo "up=$up down=$down at the $1"
 	[ "$up" -lt "$gib" ] && [ "$down" -lt "$gib" ]
 	[[ $(info end) == eof || $(info end) == reset ]]
@@ -204,10 +195,9 @@ signal_mid_stream() {
 @test "SIGTERM while a name resolves ends connectd with its decision line end=signal and leaves no resolver behind" {
 	private_dns silent
 	start_proxy -- -t 5 -c 20 443
-	client --timeout 20 "send=$(connect_req slow-host.test:443)" waiteof 3>&- &
-	local cpid=$!
+	client_bg --timeout 20 "send=$(connect_req slow-host.test:443)" waiteof
 	wait_grep "$T/dns/queries" '^query slow-host\.test ' 10
-	dpid
+	connectd_pid
 	kill -TERM "$DPID"
 	proxy_exit 5
 	[ "$PSTATUS" = 111 ] || { echo "status $PSTATUS"; return 1; }
@@ -215,7 +205,7 @@ signal_mid_stream() {
 	# The resolving child held the client's socket too: gone with connectd,
 	# it lets the client see its EOF now, not when getaddrinfo gives up.
 	assert_gone 2
-	wait "$cpid"
+	client_wait
 	assert_client_end eof
 }
 
@@ -235,7 +225,7 @@ cpu_under() {
 	assert_exit 0
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = beforeUafter ] || { echo "the target got: $(od -c "$TDIR/rx.1")"; return 1; }
-	TLOCAL=127.0.0.1 assert_tunnel_log 12 0 eof
+	assert_tunnel_log 12 0 eof
 	cpu_under 1
 }
 
@@ -245,7 +235,7 @@ cpu_under() {
 	client "send=$(connect_req "127.0.0.1:$TPORT")" waiteof shut
 	assert_out "${OK200}beforeUafter"
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 12 eof
+	assert_tunnel_log 0 12 eof
 	cpu_under 1
 }
 
@@ -263,83 +253,86 @@ cpu_under() {
 	client --timeout 15 "send=$(connect_req "127.0.0.1:$TPORT")" waithead send=up oob=V waiteof shut
 	assert_out "${OK200}beforeU"
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 3 7 idle
+	assert_tunnel_log 3 7 idle
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = upV ]
 	cpu_under 0.5
 }
 
-# signal_before_tunnel SIG: send SIG to connectd; it ends with one decision
-# line (LOG_REGEX) and exit 111, and nothing of it is left.
+# caught PID: wait (bounded) until PID catches SIGTERM and SIGHUP (its
+# SigCgt has bits 1 and 15): before that, a signal's default action would end
+# it, as it would any program that has not yet set its handlers.
+caught() {
+	local end=$((SECONDS + 10)) cgt
+	while cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) &&
+		(((16#${cgt:-0} & 0x4001) != 0x4001)); do
+		[ $SECONDS -lt $end ] || { echo "connectd $1 never caught SIGTERM and SIGHUP"; return 1; }
+		sleep 0.01
+	done
+}
+
+# signal_now SIG: send SIG to connectd, the held client's, once it catches
+# it; connectd ends with exit 111 and nothing of it is left; the client ends too.
 signal_now() {
-	dpid
+	connectd_pid
+	caught "$DPID"
 	kill "-$1" "$DPID"
 	assert_exit 111
 	assert_gone
+	client_wait
 }
 
 @test "SIGTERM while the head is still coming: the decision line status=- end=signal, exit 111" {
 	start_target --wait-eof
 	start_proxy -- -a 127.0.0.1 -t 20 "$TPORT"
-	client --timeout 20 "send=CONNECT 127.0.0.1:$TPORT HTTP/1.1\\r\\n" "mark=$T/sent" waiteof 3>&- &
-	local cpid=$!
+	client_bg --timeout 20 "send=CONNECT 127.0.0.1:$TPORT HTTP/1.1\\r\\n" "mark=$T/sent" waiteof
 	wait_file "$T/sent" 10
 	signal_now TERM
-	wait "$cpid"
-	CLOCAL=$(cat "$T/info.local")
 	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$TPORT status=- end=signal"
 	assert_target_untouched
 }
 
 @test "SIGHUP before any byte of the head: the decision line target=- status=- end=signal" {
 	start_proxy -- -a 127.0.0.1 -t 20 443
-	client --timeout 20 "mark=$T/sent" waiteof 3>&- &
-	local cpid=$!
+	client_bg --timeout 20 "mark=$T/sent" waiteof
 	wait_file "$T/sent" 10
 	signal_now HUP
-	wait "$cpid"
-	assert_log "client=$(re "$(cat "$T/info.local")") target=- status=- end=signal"
+	assert_log "client=$(re "$CLOCAL") target=- status=- end=signal"
 }
 
 @test "SIGTERM while connecting to a target that never answers: the decision line end=signal, exit 111" {
 	start_target --mode never
 	start_proxy -- -a 127.0.0.1 -t 5 -c 30 "$TPORT"
-	client --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")" waiteof 3>&- &
-	local cpid=$!
+	client_bg --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")" waiteof
 	# connectd's SYN waits in the full queue: its socket is in SYN-SENT.
+	need ss
 	local end=$((SECONDS + 10))
 	until ss -Htn state syn-sent "( dport = :$TPORT )" | grep -q .; do
 		[ $SECONDS -lt $end ] || { echo "no connection in SYN-SENT to port $TPORT"; return 1; }
 		sleep 0.02
 	done
 	signal_now TERM
-	wait "$cpid"
-	assert_log "client=$(re "$(cat "$T/info.local")") target=127\.0\.0\.1:$TPORT status=- end=signal"
+	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$TPORT status=- end=signal"
 }
 
 @test "SIGTERM while a refused client lingers: the refusal's line alone, and its exit status" {
 	start_target --wait-eof
 	start_proxy -- -a 127.0.0.1 -t 5 1
-	client --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")" waithead pause=5 3>&- &
-	local cpid=$!
+	client_bg --timeout 20 "send=$(connect_req "127.0.0.1:$TPORT")" waithead pause=5
 	wait_grep "$PDIR/stderr" 'status=403' 10
-	dpid
+	connectd_pid
 	kill -TERM "$DPID"
 	assert_exit 1
-	wait "$cpid"
+	client_wait
 	assert_refusal 403 http_request_denied
 	assert_log "client=[^ ]+ target=127\.0\.0\.1:$TPORT status=403 error=http_request_denied"
 	assert_target_untouched
 }
 
 @test "descriptors a wrapper leaked above 1024 are closed at the start: the tunnel works" {
-	start_target --send 'ok\n'
 	# The wrapper raises the limit and leaves 1100 descriptors open for connectd.
 	# shellcheck disable=SC2016
 	CONNECTD_WRAP=(bash -c 'ulimit -n 4096 && for ((i = 3; i < 1100; i++)); do eval "exec $i</dev/null"; done && exec "$@"' bash)
-	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	ok_tunnel "$(connect_req 127.0.0.1:@PORT@)" -a 127.0.0.1 -t 5 @PORT@
+	assert_tunnel_log 0 3 eof
 }

@@ -12,22 +12,10 @@ load lib
 load super
 
 N=$((1 << 20))
-TLS=$TESTDIR/tls.py
 
 setup_file() {
-	command -v openssl >/dev/null 2>&1 || return 0
 	# One certificate for the file, valid for 127.0.0.1: the proxy's and the target's.
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$BATS_FILE_TMPDIR/key.pem" -out "$BATS_FILE_TMPDIR/cert.pem" -days 2 \
-		-subj /CN=localhost -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' 2>/dev/null
-}
-
-# need_cert: skip without openssl; sets CERT and KEY.
-need_cert() {
-	need openssl
-	CERT=$BATS_FILE_TMPDIR/cert.pem
-	KEY=$BATS_FILE_TMPDIR/key.pem
-	[ -s "$CERT" ] || { echo "no certificate was made"; return 1; }
+	make_cert
 }
 
 # ---------------------------------------------------------------- HAProxy
@@ -62,23 +50,16 @@ example_haproxy() {
 }
 
 # start_haproxy PORT1 PORT2: HAProxy in the foreground in the namespace, on a
-# port that was free (retried on a clash); sets PPORT.
+# port that was free. Sets: PPORT.
 start_haproxy() {
-	local try port
 	mkdir -p "$T/haproxy"
-	for try in 1 2 3 4 5; do
-		port=$("$PY" "$SUPER" freeport)
-		example_haproxy "$port" "$@" >"$T/haproxy/haproxy.cfg" || return 1
-		bg_super "$T/haproxy/out" "$T/haproxy/err" haproxy -db -f "$T/haproxy/haproxy.cfg"
-		if wait_listen "$SSPID" "$port" 10; then
-			PPORT=$port
-			return 0
-		fi
-		echo "# haproxy could not listen on $port (try $try):"
-		tail -n 5 "$T/haproxy/err"
-		stop_super
-	done
-	return 1
+	on_free_port haproxy "$T/haproxy/err" haproxy_on "$@"
+}
+
+# haproxy_on PORT PORT1 PORT2: HAProxy on PORT, for start_haproxy.
+haproxy_on() {
+	example_haproxy "$@" >"$T/haproxy/haproxy.cfg" || return 1
+	bg_super "$T/haproxy/out" "$T/haproxy/err" haproxy -db -f "$T/haproxy/haproxy.cfg"
 }
 
 # haproxy_server NAME: HAProxy's state of that server and its last check,
@@ -157,19 +138,13 @@ check_lines() {
 }
 
 # tunnel_lines NAME: the host's two lines of its one tunnel to the target;
-# sets TCLIENT (its client=) and TVIA (its via=), and checks that via= is a
-# connection that tcpserver accepted, other than the client.
+# checks that via= is a connection that tcpserver accepted, other than the
+# client. Sets: TCLIENT (its client=) TVIA (its via=).
 tunnel_lines() {
-	local t c v
 	grep " target=127\\.0\\.0\\.1:$TPORT " "$T/$1/err" >"$T/$1/tunnel" || true
 	TCLIENT=$(field "$(head -n1 "$T/$1/tunnel")" client)
 	TVIA=$(field "$(head -n1 "$T/$1/tunnel")" via)
-	t=$(re "127.0.0.1:$TPORT")
-	c=$(re "$TCLIENT")
-	v=$(re "$TVIA")
-	assert_lines "$T/$1/tunnel" \
-		"client=$c via=$v target=$t addr=$t proxy-source-port=[0-9]+ status=200" \
-		"client=$c via=$v target=$t status=200 up=$N down=$N secs=[0-9]+\\.[0-9]{3} end=eof"
+	assert_tunnel_log --in "$T/$1/tunnel" --client "$TCLIENT via=$TVIA" "$N" "$N" eof
 	[[ $TVIA =~ ^127\.0\.0\.1:[0-9]+$ ]] && [ "$TVIA" != "$TCLIENT" ]
 	accepted_from "$1" "${TVIA##*:}" || { echo "$1: tcpserver accepted no connection from $TVIA"; return 1; }
 }
@@ -255,32 +230,16 @@ example_stunnel() {
 
 # start_stunnel [connectd arguments]: stunnel with the example, in the
 # namespace, on a port that was free; its standard error (with connectd's
-# lines) in $T/stunnel/err. Sets PPORT.
+# lines) in $T/stunnel/err. Sets: PPORT.
 start_stunnel() {
-	local try port
 	mkdir -p "$T/stunnel"
-	for try in 1 2 3 4 5; do
-		port=$("$PY" "$SUPER" freeport)
-		example_stunnel "$port" "$@" >"$T/stunnel/connectd.conf" || return 1
-		bg_super "$T/stunnel/out" "$T/stunnel/err" stunnel "$T/stunnel/connectd.conf"
-		if wait_listen "$SSPID" "$port" 10; then
-			PPORT=$port
-			return 0
-		fi
-		echo "# stunnel could not listen on $port (try $try):"
-		tail -n 5 "$T/stunnel/err"
-		stop_super
-	done
-	return 1
+	on_free_port stunnel "$T/stunnel/err" stunnel_on "$@"
 }
 
-# start_tls MODE: test/tls.py's TLS server; sets TPORT, TDIR.
-start_tls() {
-	TDIR=$T/tls
-	mkdir -p "$TDIR"
-	bg "$PY" "$TLS" server --dir "$TDIR" --cert "$CERT" --key "$KEY" --mode "$1"
-	wait_file "$TDIR/port" 10
-	TPORT=$(cat "$TDIR/port")
+# stunnel_on PORT [connectd arguments]: stunnel on PORT, for start_stunnel.
+stunnel_on() {
+	example_stunnel "$@" >"$T/stunnel/connectd.conf" || return 1
+	bg_super "$T/stunnel/out" "$T/stunnel/err" stunnel "$T/stunnel/connectd.conf"
 }
 
 # curl_https ARGS...: curl through the HTTPS proxy (TLS to stunnel, the
@@ -307,7 +266,7 @@ stunnel_ready() {
 @test "stunnel (examples/stunnel.conf) makes connectd an HTTPS proxy: curl --proxy https:// posts 1 MiB over TLS to a TLS target and gets it back; client= curl's address and port" {
 	stunnel_ready
 	head -c "$N" /dev/urandom >"$T/payload"
-	local sha c t
+	local sha c
 	sha=$(sha256sum <"$T/payload" | cut -d' ' -f1)
 	curl_https --data-binary "@$T/payload" -H 'Content-Type: application/octet-stream' "https://127.0.0.1:$TPORT/echo"
 	echo "curl: $(cat "$T/codes")"
@@ -319,10 +278,7 @@ stunnel_ready() {
 	wait_grep "$T/stunnel/err" "Service \\[connectd\\] accepted connection from $(re "$c")\$" 10
 	wait_grep "$T/stunnel/err" "^client=.* end=" 10
 	grep -E '(^| )client=|^connectd: ' "$T/stunnel/err" >"$T/lines"
-	t=$(re "127.0.0.1:$TPORT")
-	assert_lines "$T/lines" \
-		"client=$(re "$c") target=$t addr=$t proxy-source-port=[0-9]+ status=200" \
-		"client=$(re "$c") target=$t status=200 up=[0-9]+ down=[0-9]+ secs=[0-9]+\\.[0-9]{3} end=eof"
+	assert_tunnel_log --in "$T/lines" --client "$c" '[0-9]+' '[0-9]+' eof
 	[ "$(field "$(tail -n1 "$T/lines")" up)" -gt "$N" ]
 	[ "$(field "$(tail -n1 "$T/lines")" down)" -gt "$N" ]
 }
@@ -363,8 +319,8 @@ cloexec_pipes() {
 	wait "$curlpid"
 	[ -n "$found" ] || { echo "no connectd with four pipes of its own (last seen: ${pid:-none})"; return 1; }
 	[[ $(cat "$T/codes") =~ ^200\ 200\  ]]
-	"$PY" -c 'import hashlib, random, sys; print(hashlib.sha256(random.Random(20240601).randbytes(int(sys.argv[1]))).hexdigest())' "$big" >"$T/want"
-	[ "$(sha256sum <"$T/body" | cut -d' ' -f1)" = "$(cat "$T/want")" ]
+	# The server's page of N bytes is the first N bytes of the stream.
+	[ "$(sha256sum <"$T/body" | cut -d' ' -f1)" = "$("$PY" "$HARNESS" streamsha "$big")" ]
 }
 
 # ---------------------------------------------------------------- naming

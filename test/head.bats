@@ -14,7 +14,7 @@ bad400() {
 
 # target400 AUTHORITY: CONNECT AUTHORITY gets 400 and the log names it as sent.
 target400() {
-	LOGTARGET=$1 refused 400 http_request_error "CONNECT $1 HTTP/1.1\\r\\n$H\\r\\n"
+	refused --target "$1" 400 http_request_error "CONNECT $1 HTTP/1.1\\r\\n$H\\r\\n"
 }
 
 @test "a client that sends nothing gets 408 after -t seconds" {
@@ -24,10 +24,7 @@ target400() {
 	assert_refusal 408 http_request_error
 	assert_exit 1
 	assert_log "client=$(re "$CLOCAL") target=- status=408 error=http_request_error"
-	local t
-	t=$(info t_first)
-	echo "408 after ${t}s"
-	awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t <= 3.0) }'
+	between "$(info t_first)" 0.9 3.0 "the 408 after (s)"
 	assert_target_untouched
 }
 
@@ -38,10 +35,7 @@ target400() {
 	assert_refusal 408 http_request_error
 	assert_exit 1
 	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$TPORT status=408 error=http_request_error"
-	local t
-	t=$(info t_first)
-	echo "408 after ${t}s"
-	awk -v t="$t" 'BEGIN { exit !(t >= 1.9 && t <= 4.0) }'
+	between "$(info t_first)" 1.9 4.0 "the 408 after (s)"
 	assert_target_untouched
 	assert_gone
 }
@@ -53,11 +47,11 @@ target400() {
 		"send=st: x\\r" pause=0.2 "send=\\n\\r" pause=0.2 "send=\\n" shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	assert_tunnel_log 0 3 eof
 }
 
 @test "a client that half-closes before its head is complete still gets a complete 400" {
-	LOGTARGET=127.0.0.1:@PORT@ refused 400 http_request_error "CONNECT 127.0.0.1:@PORT@ HTTP/1.1\\r\\n$H"
+	refused --target 127.0.0.1:@PORT@ 400 http_request_error "CONNECT 127.0.0.1:@PORT@ HTTP/1.1\\r\\n$H"
 }
 
 @test "GET gets 405 with Allow: CONNECT" {
@@ -184,12 +178,12 @@ target400() {
 
 @test "a name longer than 253 characters or with a 64-character label gets 400" {
 	local l63 name
-	l63=$(printf 'a%.0s' {1..63})
+	l63=$(repeat a 63)
 	name=$l63.$l63.$l63.${l63:1} # 254 characters
 	[ ${#name} -eq 254 ]
 	# The log cuts the target at 255 bytes.
-	LOGTARGET="${name}:..." refused 400 http_request_error "CONNECT $name:443 HTTP/1.1\\r\\n$H\\r\\n"
-	target400 "$(printf 'a%.0s' {1..64}).example:443"
+	refused --target "${name}:..." 400 http_request_error "CONNECT $name:443 HTTP/1.1\\r\\n$H\\r\\n"
+	target400 "$(repeat a 64).example:443"
 }
 
 @test "a name with a character outside letters, digits, - and _ gets 400" {
@@ -295,7 +289,7 @@ head_file() {
 	client "sendfile=$T/head" shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 14 3 eof
+	assert_tunnel_log 14 3 eof
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = 'after the head' ]
 }

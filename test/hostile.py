@@ -212,8 +212,7 @@ class Runner:
         c = re.escape(local)
         m = re.search(rb"CONNECT (\S+) ", head)
         t_ = re.escape(m.group(1).decode())
-        addr = re.escape("127.0.0.1:%d" % self.tport) if b"[::ffff:" not in head else \
-            re.escape("[::ffff:127.0.0.1]:%d" % self.tport)
+        addr = re.escape("127.0.0.1:%d" % self.tport)    # [::ffff:127.0.0.1] goes over IPv4
         pat = ("client=%s target=%s addr=%s proxy-source-port=[0-9]+ status=200\n"
                "client=%s target=%s status=200 up=%d down=3 secs=[0-9]+\\.[0-9]{3} end=eof\n") % (
             c, t_, addr, c, t_, len(after))

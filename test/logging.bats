@@ -14,24 +14,18 @@ in_ns() {
 	CONNECTD_WRAP=("${NS_WRAP[@]}")
 }
 
-# launched_pid: the pid of connectd behind the launcher (unshare and sh exec it).
-launched_pid() {
-	wait_file "$PDIR/pid" 5
-	CPID=$(cat "$PDIR/pid")
-}
-
-# tunnel_ok [launcher options] -- [connectd options]: a short tunnel whose target
-# sends "ok\n"; the client must get exactly the 200 and "ok\n".
+# tunnel_ok [launcher options] -- [connectd options]: a short tunnel whose
+# target sends "ok\n"; the client must get exactly the 200 and "ok\n".
+# Sets: DPID (connectd's; unshare and sh exec it), DECISION CLOSE (its log
+# lines, as tunnel_res).
 tunnel_ok() {
 	start_target --send 'ok\n'
 	start_proxy "$@" -a 127.0.0.1 -t 5 -i 10 "$TPORT"
 	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	launched_pid
-	C=$(re "$CLOCAL")
-	DECISION="client=$C target=127\\.0\\.0\\.1:$TPORT addr=127\\.0\\.0\\.1:$TPORT proxy-source-port=[0-9]+ status=200"
-	CLOSE="client=$C target=127\\.0\\.0\\.1:$TPORT status=200 up=0 down=3 secs=[0-9]+\\.[0-9]{3} end=eof"
+	connectd_pid
+	tunnel_res 0 3 eof
 }
 
 @test "-l syslog: each line is one datagram <30>Mmm dd hh:mm:ss connectd[PID]: LINE, no newline, stamped now" {
@@ -40,17 +34,17 @@ tunnel_ok() {
 	[ ! -s "$PDIR/stderr" ]
 	syslog_sync
 	syslog_lines
-	assert_lines "$T/syslog.lines" "<30>.{15} connectd\\[$CPID\\]: $DECISION" "<30>.{15} connectd\\[$CPID\\]: $CLOSE"
-	assert_dgram 1 "$CPID" "$DECISION"
-	assert_dgram 2 "$CPID" "$CLOSE"
+	assert_lines "$T/syslog.lines" "<30>.{15} connectd\\[$DPID\\]: $DECISION" "<30>.{15} connectd\\[$DPID\\]: $CLOSE"
+	assert_dgram 1 "$DPID" "$DECISION"
+	assert_dgram 2 "$DPID" "$CLOSE"
 }
 
 @test "-l auto with stderr the client socket (2>&1): the exact datagrams, nothing to the client" {
 	in_ns
 	tunnel_ok --stderr socket --
 	syslog_sync
-	assert_dgram 1 "$CPID" "$DECISION"
-	assert_dgram 2 "$CPID" "$CLOSE"
+	assert_dgram 1 "$DPID" "$DECISION"
+	assert_dgram 2 "$DPID" "$CLOSE"
 	[ ! -e "$T/syslog/dgram.4" ]	# 1, 2 and the marker of syslog_sync
 }
 
@@ -60,8 +54,8 @@ tunnel_ok() {
 	DECISION="client=- ${DECISION#client=* }"	# fd 0 is a pipe: no peer to name
 	CLOSE="client=- ${CLOSE#client=* }"
 	syslog_sync
-	assert_dgram 1 "$CPID" "$DECISION"
-	assert_dgram 2 "$CPID" "$CLOSE"
+	assert_dgram 1 "$DPID" "$DECISION"
+	assert_dgram 2 "$DPID" "$CLOSE"
 }
 
 @test "-l auto with stderr a file: the lines go to stderr and nothing to syslog" {
@@ -86,8 +80,8 @@ tunnel_ok() {
 	in_ns
 	tunnel_ok --stderr closed --
 	syslog_sync
-	assert_dgram 1 "$CPID" "$DECISION"
-	assert_dgram 2 "$CPID" "$CLOSE"
+	assert_dgram 1 "$DPID" "$DECISION"
+	assert_dgram 2 "$DPID" "$CLOSE"
 }
 
 @test "the last -l wins: -l syslog -l stderr logs to stderr only" {
@@ -130,16 +124,16 @@ no_devlog() {
 @test "a refusal with the longest escaped target arrives whole in one datagram" {
 	in_ns
 	local ff300 want
-	ff300=$(printf '\\xff%.0s' {1..300})
-	want=$(printf '\\\\xff%.0s' {1..255})
+	ff300=$(repeat '\xff' 300)
+	want=$(repeat '\\xff' 255)
 	start_target --wait-eof
 	start_proxy -- -l syslog -a 127.0.0.1 -t 5 "$TPORT"
 	client "send=CONNECT $ff300:443 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" shut
 	assert_refusal 400 http_request_error
 	assert_exit 1
-	launched_pid
+	connectd_pid
 	syslog_sync
-	assert_dgram 1 "$CPID" "client=$(re "$CLOCAL") target=${want}\\.\\.\\. status=400 error=http_request_error"
+	assert_dgram 1 "$DPID" "client=$(re "$CLOCAL") target=${want}\\.\\.\\. status=400 error=http_request_error"
 	assert_target_untouched
 }
 
@@ -161,7 +155,7 @@ no_devlog() {
 # stall_syslog: after in_ns, the namespace's /dev/log leads to a socket that
 # nobody reads, its queue already full: a blocking send() there never returns.
 stall_syslog() {
-	stop_pids "$BGPID"	# the stub that in_ns started
+	stop_pids "$(cat "$T/syslog/pid")"	# the stub that in_ns started
 	rm -f "$T/syslog/sock"
 	bg "$PY" -c 'import os, socket, sys, time
 path, ready = sys.argv[1:3]
@@ -215,8 +209,8 @@ time.sleep(60)' "$T/syslog/sock" "$T/syslog/stalled"
 	DECISION="client=- ${DECISION#client=* }"
 	CLOSE="client=- ${CLOSE#client=* }"
 	syslog_sync
-	assert_dgram 1 "$CPID" "$DECISION"
-	assert_dgram 2 "$CPID" "$CLOSE"
+	assert_dgram 1 "$DPID" "$DECISION"
+	assert_dgram 2 "$DPID" "$CLOSE"
 }
 
 @test "in a terminal, where stdout and stderr are one tty, a usage error is printed there" {

@@ -13,14 +13,6 @@
 
 load lib
 
-eval "lib_$(declare -f teardown)"
-teardown() {
-	lib_teardown
-	if [ -n "${NETNS-}" ]; then
-		umount "$NETNS" 2>/dev/null || true
-	fi
-}
-
 # ------------------------------------------------------------------ helpers
 
 # hosts LINE...: private_dns (a stub that answers NXDOMAIN and logs each
@@ -40,42 +32,7 @@ no_query() {
 			return 1
 		fi
 	done
-	if [ -s "$T/dns/queries" ]; then
-		echo "connectd asked the DNS $(wc -l <"$T/dns/queries") time(s):"
-		cat "$T/dns/queries"
-		return 1
-	fi
-}
-
-# private_net ADDR...: a network namespace of this test's own, its loopback up
-# and carrying the addresses ADDR (CIDR) too; connectd runs in it. Traffic to
-# these addresses stays in it. Needs root, nsenter and ip.
-private_net() {
-	local a
-	need_root
-	need unshare nsenter ip
-	NETNS=$T/netns
-	: >"$NETNS"
-	unshare --net="$NETNS" true
-	nsenter --net="$NETNS" ip link set lo up
-	for a; do
-		nsenter --net="$NETNS" ip addr add "$a" dev lo
-	done
-	CONNECTD_WRAP=(nsenter --net="$NETNS" --)
-}
-
-# net_target ADDR [target options]: a target in the private network on ADDR;
-# sets TDIR, TPID and TPORT as start_target does.
-net_target() {
-	local addr=$1
-	shift
-	NTARGET=$((${NTARGET:-0} + 1))
-	TDIR=$T/target.$NTARGET
-	mkdir -p "$TDIR"
-	bg nsenter --net="$NETNS" "$PY" "$HARNESS" target --dir "$TDIR" --addr "$addr" "$@"
-	TPID=$BGPID
-	wait_file "$TDIR/port"
-	TPORT=$(cat "$TDIR/port")
+	no_dns_query
 }
 
 # name_refused HOST RULE CONNECTD-ARGS...: with a target listening on
@@ -97,23 +54,19 @@ name_refused() {
 	no_query "$host"
 }
 
-# tunnel HOST ADDR CONNECTD-ARGS...: with a target on 127.0.0.1 (or, with
-# $NETNS, on ADDR in the private network), CONNECT HOST:PORT with these
-# arguments, -t 5 and the port opens a tunnel to it: exactly the 200, bytes
-# both ways, exit 0, the two log lines naming ADDR:PORT, one connection.
+# tunnel HOST ADDR CONNECTD-ARGS...: with a target on ADDR (127.0.0.1, or
+# an address of private_net), CONNECT HOST:PORT with these arguments, -t 5
+# and the port opens a tunnel to it: exactly the 200, bytes both ways, exit 0,
+# the two log lines naming ADDR:PORT, one connection.
 tunnel() {
 	local host=$1 addr=$2
 	shift 2
-	if [ -n "${NETNS-}" ]; then
-		net_target "$addr" --send 'down\n' --wait-eof
-	else
-		start_target --send 'down\n' --wait-eof
-	fi
+	start_target --addr "$addr" --send 'down\n' --wait-eof
 	start_proxy -- "$@" -t 5 "$TPORT"
 	client "send=$(connect_req "$host:$TPORT")up" shut
 	assert_out "${OK200}down"$'\n'
 	assert_exit 0
-	TNAME=$host:$TPORT TADDR=$addr:$TPORT assert_tunnel_log 2 5 eof
+	assert_tunnel_log --target "$host:$TPORT" --addr "$addr:$TPORT" 2 5 eof
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = up ]
 	stop_target
@@ -134,26 +87,6 @@ addr_refused() {
 	assert_target_untouched
 }
 
-# usage_error LINE ARG...: connectd with these arguments and a valid request on
-# standard input (a file, so that a read would move the shared offset) prints
-# exactly LINE, exits 100, writes nothing to stdout and reads nothing.
-usage_error() {
-	local want=$1 rc=0
-	shift
-	printf 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: x\r\n\r\n' >"$T/req"
-	{
-		"$CONNECTD" "$@" >"$T/stdout" 2>"$T/stderr" 3>&- || rc=$?
-		cat >"$T/rest"
-	} <"$T/req"
-	echo "connectd $*: exit $rc, stderr:"
-	cat -A "$T/stderr"
-	[ "$rc" = 100 ]
-	[ "$(cat "$T/stderr")" = "$want" ]
-	[ "$(wc -l <"$T/stderr")" -eq 1 ]
-	[ ! -s "$T/stdout" ]
-	cmp "$T/req" "$T/rest" || { echo "connectd read from its standard input"; return 1; }
-}
-
 # labels N LEN: N bytes of labels of 'a' at most LEN long, joined by dots.
 labels() {
 	local n=$1 len=$2 s='' i
@@ -161,6 +94,13 @@ labels() {
 		if (((i + 1) % (len + 1) == 0)); then s+=.; else s+=a; fi
 	done
 	printf '%s' "$s"
+}
+
+# pattern_accepted ARG...: connectd takes these arguments and goes on to the
+# next, -c 0, the usage error it gives.
+pattern_accepted() {
+	run "$CONNECTD" -l stderr "$@" -c 0
+	[ "$output" = 'connectd: -c: not a number of seconds in 1..3600: 0' ]
 }
 
 # egress_args: the connectd arguments of examples/egress.tcpserver, one a line.
@@ -204,16 +144,14 @@ egress_args() {
 	local l64 l63
 	l64=$(labels 64 64) l63=$(labels 63 63)
 	usage_error "connectd: -A: a label longer than 63: *.$l64.example" -A "*.$l64.example"
-	run "$CONNECTD" -A "*.$l63.example" -c 0
-	[ "$output" = 'connectd: -c: not a number of seconds in 1..3600: 0' ]
+	pattern_accepted -A "*.$l63.example"
 }
 
 @test "a pattern name of 254 bytes is a usage error; 253 and a final dot are accepted" {
 	local n254 n253
 	n254=$(labels 254 63) n253=$(labels 253 63)
 	usage_error "connectd: -D: a name longer than 253: .$n254" -D ".$n254"
-	run "$CONNECTD" -D "*.$n253." -c 0
-	[ "$output" = 'connectd: -c: not a number of seconds in 1..3600: 0' ]
+	pattern_accepted -D "*.$n253."
 }
 
 @test "a non-ASCII pattern is a usage error, escaped in its one line" {
@@ -237,13 +175,7 @@ egress_args() {
 }
 
 @test "a usage error in a name rule reads nothing from a client socket and sends it nothing" {
-	start_target --wait-eof
-	start_proxy -- -a 127.0.0.1 -A '*' "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
-	assert_exit 100
-	[ "$PLOG" = 'connectd: -A: a * other than a leading *.: *' ]
-	[ ! -s "$T/out" ]
-	assert_target_untouched
+	unread_usage_error 'connectd: -A: a * other than a leading *.: *' -a 127.0.0.1 -A '*' @PORT@
 }
 
 # ------------------------------------------------ refused before any lookup
@@ -260,7 +192,7 @@ egress_args() {
 
 @test "with -A and -a, a name on no list is looked up: the stub sees the query (so the counts above count)" {
 	hosts
-	LOGTARGET=other.test:@PORT@ refused 502 dns_error \
+	refused --target other.test:@PORT@ 502 dns_error \
 		"$(connect_req 'other.test:@PORT@')" -A .good.test -a 127.0.0.1 -t 5 @PORT@
 	grep -q '^query other\.test ' "$T/dns/queries" ||
 		{ echo "the stub saw:"; cat "$T/dns/queries"; return 1; }
@@ -296,7 +228,7 @@ egress_args() {
 
 @test "a name in capitals with a final dot that -A allows goes on to the lookup, as written" {
 	hosts
-	LOGTARGET=WWW.Example.TEST.:@PORT@ refused 502 dns_error \
+	refused --target WWW.Example.TEST.:@PORT@ 502 dns_error \
 		"$(connect_req 'WWW.Example.TEST.:@PORT@')" -A .example.test -t 5 @PORT@
 	grep -q '^query WWW\.Example\.TEST ' "$T/dns/queries" ||
 		{ echo "the stub saw:"; cat "$T/dns/queries"; return 1; }
@@ -329,7 +261,7 @@ egress_args() {
 
 @test "a non-ASCII target name is refused by the parser (400), whatever the name rules" {
 	hosts
-	LOGTARGET='b\xc3\xbccher.test:@PORT@' refused 400 http_request_error \
+	refused --target 'b\xc3\xbccher.test:@PORT@' 400 http_request_error \
 		'CONNECT b\xc3\xbccher.test:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -A .test -a 127.0.0.1 -t 5 @PORT@
 	no_query cher.test
 }
@@ -345,13 +277,13 @@ egress_args() {
 	assert_exit 1
 	assert_log "client=$(re "$CLOCAL") target=localhost:$TPORT status=403 error=destination_ip_prohibited addr=(127\.0\.0\.1|\[::1\]):$TPORT rule=builtin:loopback"
 	assert_target_untouched
-	[ ! -s "$T/dns/queries" ]
+	no_dns_query
 }
 
 @test "-a 127.0.0.1 -A localhost opens a tunnel to 127.0.0.1" {
 	hosts
 	tunnel localhost 127.0.0.1 -a 127.0.0.1 -A localhost
-	[ ! -s "$T/dns/queries" ]
+	no_dns_query
 }
 
 @test "a name allowed by -A reaches an address that no rule matches" {
@@ -363,7 +295,7 @@ egress_args() {
 @test "without -A, -a alone denies that address by default" {
 	hosts '192.0.2.1	pub.test'
 	private_net 192.0.2.1/32
-	net_target 192.0.2.1 --wait-eof
+	start_target --addr 192.0.2.1 --wait-eof
 	addr_refused pub.test 192.0.2.1 default-deny -a 10.0.0.0/8
 }
 
@@ -376,7 +308,7 @@ egress_args() {
 @test "a name allowed by -A whose address is in a -d network is refused by that rule" {
 	hosts '10.1.2.3	inside.test'
 	private_net 10.1.2.3/32
-	net_target 10.1.2.3 --wait-eof
+	start_target --addr 10.1.2.3 --wait-eof
 	addr_refused inside.test 10.1.2.3 deny:10.0.0.0/8 -A inside.test -d 10.0.0.0/8
 }
 
@@ -389,22 +321,22 @@ egress_args() {
 @test "a name allowed by -A with one denied and one allowed address connects only to the allowed one" {
 	hosts '10.1.2.3	mixed.test' '192.0.2.1	mixed.test'
 	private_net 10.1.2.3/32 192.0.2.1/32
-	net_target 10.1.2.3 --wait-eof
-	local denied=$TDIR denied_pid=$TPID port=$TPORT
-	net_target 192.0.2.1 --port "$port" --send 'down\n' --wait-eof
+	start_target --addr 10.1.2.3 --wait-eof
+	local denied=$TDIR port=$TPORT
+	start_target --addr 192.0.2.1 --port "$port" --send 'down\n' --wait-eof
 	start_proxy -- -A mixed.test -d 10.0.0.0/8 -t 5 "$port"
 	client "send=$(connect_req "mixed.test:$port")up" shut
 	assert_out "${OK200}down"$'\n'
 	assert_exit 0
-	TNAME=mixed.test:$port TADDR=192.0.2.1:$port assert_tunnel_log 2 5 eof
+	assert_tunnel_log --target "mixed.test:$port" --addr "192.0.2.1:$port" 2 5 eof
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = up ]
-	TDIR=$denied TPID=$denied_pid assert_target_untouched
+	assert_target_untouched --dir "$denied"
 }
 
 @test "an IP address target with -A and no -a is 403 default-deny, and no connection" {
 	private_net 192.0.2.1/32
-	net_target 192.0.2.1 --wait-eof
+	start_target --addr 192.0.2.1 --wait-eof
 	addr_refused 192.0.2.1 192.0.2.1 default-deny -A pub.test
 }
 
@@ -426,7 +358,7 @@ egress() {
 	local args
 	mapfile -t args < <(egress_args)
 	[ "${#args[@]}" -gt 4 ] && [ "${args[-1]}" = 443 ] || { echo "examples/egress.tcpserver: ${args[*]}"; return 1; }
-	net_target "$2" --port 443 --send 'down\n' --wait-eof
+	start_target --addr "$2" --port 443 --send 'down\n' --wait-eof
 	start_proxy -- "${args[@]}"
 	client "send=$(connect_req "$1:443")up" shut
 }
@@ -445,7 +377,7 @@ egress_net() {
 		egress "${h%%:*}" "${h#*:}"
 		assert_out "${OK200}down"$'\n'
 		assert_exit 0
-		TNAME=${h%%:*}:443 TADDR=${h#*:}:443 assert_tunnel_log 2 5 eof
+		assert_tunnel_log --target "${h%%:*}:443" --addr "${h#*:}:443" 2 5 eof
 		stop_target
 		[ "$TACCEPTS" = 1 ]
 	done
@@ -461,7 +393,7 @@ egress_net() {
 		assert_log "client=$(re "$CLOCAL") target=$(re "$h"):443 status=403 error=http_request_denied rule=default-deny"
 		assert_target_untouched
 	done
-	[ ! -s "$T/dns/queries" ]
+	no_dns_query
 }
 
 @test "the worked allow-list refuses a GitHub name that resolves to a private or loopback address" {

@@ -4,18 +4,16 @@
 
 load lib
 
-# usage_error REGEX ARG...: connectd with these arguments (@PORT@ is a live
+# usage_matches REGEX ARG...: connectd with these arguments (@PORT@ is a live
 # target's port) and a valid request for that target waiting on standard input
 # (a file, so that what connectd reads moves the shared offset) must print exactly
 # one line matching REGEX, exit 100, write nothing to stdout, read nothing, and
 # never reach the target.
-usage_error() {
-	local want=$1 a args=()
+usage_matches() {
+	local want=$1 args
 	shift
 	start_target --wait-eof
-	for a; do
-		args+=("${a//@PORT@/$TPORT}")
-	done
+	args=("${@//@PORT@/$TPORT}")
 	printf 'CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: x\r\n\r\n' "$TPORT" >"$T/req"
 	{
 		rc=0
@@ -37,7 +35,7 @@ usage_error() {
 bad() {
 	local msg=$1
 	shift
-	usage_error "$(re "$msg")" "$@"
+	usage_matches "$(re "$msg")" "$@"
 }
 
 PORTMSG='connectd: port: not a port or range N-M of 1..65535'
@@ -115,8 +113,8 @@ PORTMSG='connectd: port: not a port or range N-M of 1..65535'
 }
 
 @test "-b of the other family than -4 or -6 is a usage error naming -b" {
-	usage_error 'connectd: -b: [^:]+:.*' -4 -b ::1 -a 127.0.0.1 @PORT@
-	usage_error 'connectd: -b: [^:]+:.*' -6 -b 127.0.0.1 -a ::1 @PORT@
+	usage_matches 'connectd: -b: [^:]+:.*' -4 -b ::1 -a 127.0.0.1 @PORT@
+	usage_matches 'connectd: -b: [^:]+:.*' -6 -b 127.0.0.1 -a ::1 @PORT@
 }
 
 @test "-a with a bad network is a usage error naming it" {
@@ -156,13 +154,7 @@ PORTMSG='connectd: port: not a port or range N-M of 1..65535'
 }
 
 @test "a usage error reads nothing from a client socket and sends it nothing" {
-	start_target --wait-eof
-	start_proxy -- -a 127.0.0.1 -c 0 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
-	assert_exit 100
-	[ "$PLOG" = 'connectd: -c: not a number of seconds in 1..3600: 0' ]
-	[ ! -s "$T/out" ]
-	assert_target_untouched
+	unread_usage_error 'connectd: -c: not a number of seconds in 1..3600: 0' -a 127.0.0.1 -c 0 @PORT@
 }
 
 @test "every option parses together and the tunnel works (IPv4)" {
@@ -171,7 +163,7 @@ PORTMSG='connectd: port: not a port or range N-M of 1..65535'
 	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
 	assert_out "${OK200}hi"$'\n'
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	assert_tunnel_log 0 3 eof
 }
 
 @test "every option parses together and the tunnel works (IPv6)" {
@@ -181,7 +173,7 @@ PORTMSG='connectd: port: not a port or range N-M of 1..65535'
 	client "send=$(connect_req "[::1]:$TPORT")" shut
 	assert_out "${OK200}hi"$'\n'
 	assert_exit 0
-	TNAME="[::1]:$TPORT" TLOCAL='[::1]' assert_tunnel_log 0 3 eof
+	assert_tunnel_log --host '[::1]' 0 3 eof
 }
 
 @test "the largest values of -c, -t, -i and the widest port range are accepted" {
@@ -210,7 +202,7 @@ PORTMSG='connectd: port: not a port or range N-M of 1..65535'
 	client "send=$(connect_req "127.0.0.1:$TPORT")" waithead pause=1.2 shut
 	assert_out "${OK200}late"$'\n'
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 5 eof
+	assert_tunnel_log 0 5 eof
 }
 
 @test "-l syslog sends nothing to stderr" {
@@ -226,15 +218,14 @@ PORTMSG='connectd: port: not a port or range N-M of 1..65535'
 	need_root
 	start_target --wait-eof
 	start_proxy -- -a 127.0.0.1 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" waithead "waitfile=$T/go" shut &
+	client_bg "send=$(connect_req "127.0.0.1:$TPORT")" waithead "waitfile=$T/go" shut
 	wait_grep "$TDIR/events" '^accept n=1 ' 5
-	local pid uid gid groups
-	pid=$(cat "$PDIR/pid")
-	uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
-	gid=$(awk '/^Gid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
-	groups=$(awk '/^Groups:/ {$1 = ""; print}' "/proc/$pid/status" | tr -d ' ')
-	touch "$T/go"
-	wait $!
+	connectd_pid
+	local uid gid groups
+	uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$DPID/status")
+	gid=$(awk '/^Gid:/ {print $2, $3, $4, $5}' "/proc/$DPID/status")
+	groups=$(awk '/^Groups:/ {$1 = ""; print}' "/proc/$DPID/status" | tr -d ' ')
+	release
 	n=$(id -u nobody)
 	g=$(id -g nobody)
 	echo "uid: $uid gid: $gid groups: [$groups]"
@@ -249,13 +240,12 @@ PORTMSG='connectd: port: not a port or range N-M of 1..65535'
 	id daemon >/dev/null 2>&1 || skip "no user daemon"
 	start_target --wait-eof
 	start_proxy -- -u daemon -a 127.0.0.1 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" waithead "waitfile=$T/go" shut &
+	client_bg "send=$(connect_req "127.0.0.1:$TPORT")" waithead "waitfile=$T/go" shut
 	wait_grep "$TDIR/events" '^accept n=1 ' 5
-	local pid uid n
-	pid=$(cat "$PDIR/pid")
-	uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
-	touch "$T/go"
-	wait $!
+	connectd_pid
+	local uid n
+	uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$DPID/status")
+	release
 	n=$(id -u daemon)
 	[ "$uid" = "$n $n $n $n" ]
 	assert_exit 0

@@ -5,37 +5,34 @@
 load lib
 
 REQ='CONNECT 127.0.0.1:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n'
+LOOP='addr=127.0.0.1:@PORT@ rule=builtin:loopback'
+
+# default_port_allowed PORT ADDR: with no port given, a tunnel to a target on
+# ADDR (in 127.0.0.0/8, made local by the kernel) and PORT opens. Needs root.
+default_port_allowed() {
+	need_root
+	start_target --addr "$2" --port "$1" --send 'ok\n'
+	start_proxy -- -a 127.0.0.0/8
+	client "send=$(connect_req "$2:$1")" shut
+	assert_out "${OK200}ok"$'\n'
+	assert_exit 0
+	assert_tunnel_log --host "$2" 0 3 eof
+}
 
 @test "with no port given, a port other than 443 and 563 gets 403 http_request_denied" {
-	LOGTARGET=127.0.0.1:@PORT@ refused 403 http_request_denied "$REQ" -a 127.0.0.1 -t 5
+	refused --target 127.0.0.1:@PORT@ 403 http_request_denied "$REQ" -a 127.0.0.1 -t 5
 }
 
 @test "with no port given, port 443 is allowed" {
-	need_root
-	local addr=127.$((RANDOM % 200 + 20)).4.43
-	TLOCAL=$addr
-	start_target --addr "$addr" --port 443 --send 'ok\n'
-	start_proxy -- -a 127.0.0.0/8
-	client "send=$(connect_req "$addr:443")" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
-	assert_tunnel_log 0 3 eof
+	default_port_allowed 443 127.$((RANDOM % 200 + 20)).4.43
 }
 
 @test "with no port given, port 563 is allowed" {
-	need_root
-	local addr=127.$((RANDOM % 200 + 20)).5.63
-	TLOCAL=$addr
-	start_target --addr "$addr" --port 563 --send 'ok\n'
-	start_proxy -- -a 127.0.0.0/8
-	client "send=$(connect_req "$addr:563")" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
-	assert_tunnel_log 0 3 eof
+	default_port_allowed 563 127.$((RANDOM % 200 + 20)).5.63
 }
 
 @test "once ports are given, 443 is no longer allowed" {
-	LOGTARGET=127.0.0.1:443 refused 403 http_request_denied \
+	refused --target 127.0.0.1:443 403 http_request_denied \
 		'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: x\r\n\r\n' -a 127.0.0.1 -t 5 @PORT@
 }
 
@@ -61,40 +58,30 @@ REQ='CONNECT 127.0.0.1:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n'
 
 @test "a port just outside every given port and range gets 403 and no connection" {
 	start_target --wait-eof
-	KEEP_TARGET=1 LOGTARGET=127.0.0.1:@PORT@ refused 403 http_request_denied "$REQ" \
+	refused --keep-target --target 127.0.0.1:@PORT@ 403 http_request_denied "$REQ" \
 		-a 127.0.0.1 1-$((TPORT - 1)) $((TPORT + 1)) $((TPORT + 2))-65535
 }
 
 @test "a denied port is refused before any DNS lookup, even for a name that cannot resolve" {
 	private_dns nxdomain
-	LOGTARGET=no-such-host.test:80 refused 403 http_request_denied \
+	refused --target no-such-host.test:80 403 http_request_denied \
 		'CONNECT no-such-host.test:80 HTTP/1.1\r\nHost: x\r\n\r\n' -t 5
-	if [ -s "$T/dns/queries" ]; then
-		echo "connectd asked the DNS:"
-		cat "$T/dns/queries"
-		return 1
-	fi
+	no_dns_query
 }
 
 @test "loopback is denied by default: 403 destination_ip_prohibited, rule builtin:loopback" {
-	LOGTARGET=127.0.0.1:@PORT@ LOGEXTRA=" addr=127.0.0.1:@PORT@ rule=builtin:loopback" \
-		refused 403 destination_ip_prohibited "$REQ" -t 5 @PORT@
+	refused --target 127.0.0.1:@PORT@ --extra " $LOOP" 403 destination_ip_prohibited "$REQ" -t 5 @PORT@
 }
 
 @test "IPv6 loopback is denied by default: 403 destination_ip_prohibited" {
 	FAM=6
-	start_target --wait-eof
-	start_proxy -- -t 5 "$TPORT"
-	client "send=$(connect_req "[::1]:$TPORT")" shut
-	assert_refusal 403 destination_ip_prohibited
-	assert_exit 1
-	assert_log "client=$(re "$CLOCAL") target=$(re "[::1]:$TPORT") status=403 error=destination_ip_prohibited addr=$(re "[::1]:$TPORT") rule=builtin:loopback"
-	assert_target_untouched
+	refused --target '[::1]:@PORT@' --extra ' addr=[::1]:@PORT@ rule=builtin:loopback' \
+		403 destination_ip_prohibited "$(connect_req '[::1]:@PORT@')" -t 5 @PORT@
 }
 
 @test "an IPv4-mapped IPv6 loopback address is denied as loopback" {
-	LOGTARGET='[::ffff:127.0.0.1]:@PORT@' LOGEXTRA=' addr=[::ffff:127.0.0.1]:@PORT@ rule=builtin:loopback' refused 403 destination_ip_prohibited \
-		'CONNECT [::ffff:127.0.0.1]:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -t 5 @PORT@
+	refused --target '[::ffff:127.0.0.1]:@PORT@' --extra ' addr=[::ffff:127.0.0.1]:@PORT@ rule=builtin:loopback' \
+		403 destination_ip_prohibited 'CONNECT [::ffff:127.0.0.1]:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n' -t 5 @PORT@
 }
 
 @test "a -d rule before an -a rule denies, and names the rule" {
@@ -112,15 +99,14 @@ REQ='CONNECT 127.0.0.1:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n'
 }
 
 @test "with an -a rule, loopback that it does not cover is still denied as loopback" {
-	LOGTARGET=127.0.0.1:@PORT@ LOGEXTRA=" addr=127.0.0.1:@PORT@ rule=builtin:loopback" \
-		refused 403 destination_ip_prohibited "$REQ" -a 10.0.0.0/8 -t 5 @PORT@
+	refused --target 127.0.0.1:@PORT@ --extra " $LOOP" 403 destination_ip_prohibited "$REQ" -a 10.0.0.0/8 -t 5 @PORT@
 }
 
 @test "with an -a rule, a remote address it does not cover is denied by default-deny" {
 	# In a network namespace of its own: were connectd to try, nothing would leave.
 	isolated_net
-	LOGTARGET=192.0.2.1:443 LOGEXTRA=" addr=192.0.2.1:443 rule=default-deny" \
-		refused 403 destination_ip_prohibited 'CONNECT 192.0.2.1:443 HTTP/1.1\r\nHost: x\r\n\r\n' -a 10.0.0.0/8 -t 5
+	refused --target 192.0.2.1:443 --extra " addr=192.0.2.1:443 rule=default-deny" 403 destination_ip_prohibited \
+		'CONNECT 192.0.2.1:443 HTTP/1.1\r\nHost: x\r\n\r\n' -a 10.0.0.0/8 -t 5
 }
 
 @test "link-local, multicast, broadcast and unspecified addresses are denied by default" {
@@ -130,7 +116,6 @@ REQ='CONNECT 127.0.0.1:@PORT@ HTTP/1.1\r\nHost: x\r\n\r\n'
 		'[fe80::1]:link-local' '[ff02::1]:multicast' '[::]:unspecified'; do
 		rule=${a##*:}
 		a=${a%:*}
-		LOGTARGET=$a:443 LOGEXTRA=" addr=$a:443 rule=builtin:$rule" \
-			refused 403 destination_ip_prohibited "CONNECT $a:443 HTTP/1.1\r\nHost: x\r\n\r\n" -t 5
+		refused --target "$a:443" --extra " addr=$a:443 rule=builtin:$rule" 403 destination_ip_prohibited "CONNECT $a:443 HTTP/1.1\r\nHost: x\r\n\r\n" -t 5
 	done
 }

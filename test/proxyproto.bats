@@ -56,7 +56,7 @@ through() {
 tunnel_logged() {
 	local th
 	th=$(target_host)
-	TLOCAL=$th CLOCAL=$1 assert_tunnel_log 6 6 eof
+	assert_tunnel_log --client "$1" --host "$th" 6 6 eof
 }
 
 # dropped ERROR [connectd arguments] -- STEP...: the client's steps (then
@@ -162,24 +162,23 @@ dropped() {
 	tunnel_logged "$CLOCAL"
 }
 
-@test "-H: a v1 header written one byte at a time, then the request, opens the tunnel" {
+# trickled HEADER: under -H 127.0.0.1, HEADER written one byte at a time, then
+# the request and "hello\n": the tunnel opens, named for the header's client.
+trickled() {
 	start_target --echo
 	start_proxy -- -H 127.0.0.1 -a 127.0.0.1 -t 10 "$TPORT"
-	client --timeout 20 'trickle=0.02:PROXY TCP4 198.51.100.7 203.0.113.9 51234 3128\r\n' \
-		"send=$(connect_req "127.0.0.1:$TPORT")hello\\n" shut
+	client --timeout 20 "trickle=0.02:$1" "send=$(connect_req "127.0.0.1:$TPORT")hello\\n" shut
 	assert_out "${OK200}hello"$'\n'
 	assert_exit 0
 	tunnel_logged "$C4 via=$CLOCAL"
 }
 
+@test "-H: a v1 header written one byte at a time, then the request, opens the tunnel" {
+	trickled 'PROXY TCP4 198.51.100.7 203.0.113.9 51234 3128\r\n'
+}
+
 @test "-H: a v2 header written one byte at a time, then the request, opens the tunnel" {
-	start_target --echo
-	start_proxy -- -H 127.0.0.1 -a 127.0.0.1 -t 10 "$TPORT"
-	client --timeout 20 "trickle=0.02:$(v2 0x21 0x11 "$A4$TLVS")" \
-		"send=$(connect_req "127.0.0.1:$TPORT")hello\\n" shut
-	assert_out "${OK200}hello"$'\n'
-	assert_exit 0
-	tunnel_logged "$C4 via=$CLOCAL"
+	trickled "$(v2 0x21 0x11 "$A4$TLVS")"
 }
 
 @test "-H: the header's client wins over the environment's, and via= is the peer itself, not the environment" {
@@ -213,29 +212,30 @@ dropped() {
 	assert_target_untouched
 }
 
+# header_dropped ERROR HEADER: under -H 127.0.0.1 (and -t 5), HEADER (escaped)
+# and a request in one write, then a half-close: dropped with ERROR.
+header_dropped() {
+	dropped "$1" -H 127.0.0.1 -t 5 -- "send=$2$(connect_req 127.0.0.1:443)" shut
+}
+
 @test "-H: a v1 line that ends in a bare LF is closed without an answer: proxy_header_invalid" {
-	dropped proxy_header_invalid -H 127.0.0.1 -t 5 -- \
-		"send=PROXY TCP4 198.51.100.7 203.0.113.9 51234 3128\\n$(connect_req 127.0.0.1:443)" shut
+	header_dropped proxy_header_invalid "PROXY TCP4 198.51.100.7 203.0.113.9 51234 3128\\n"
 }
 
 @test "-H: a v1 line over 107 bytes is closed without an answer: proxy_header_invalid" {
-	dropped proxy_header_invalid -H 127.0.0.1 -t 5 -- \
-		"send=PROXY UNKNOWN $F39 $F39 65535 655355\\r\\n$(connect_req 127.0.0.1:443)" shut
+	header_dropped proxy_header_invalid "PROXY UNKNOWN $F39 $F39 65535 655355\\r\\n"
 }
 
 @test "-H: a v1 TCP4 header with a non-canonical address (a leading zero) is proxy_header_invalid" {
-	dropped proxy_header_invalid -H 127.0.0.1 -t 5 -- \
-		"send=PROXY TCP4 198.51.100.07 203.0.113.9 51234 3128\\r\\n$(connect_req 127.0.0.1:443)" shut
+	header_dropped proxy_header_invalid "PROXY TCP4 198.51.100.07 203.0.113.9 51234 3128\\r\\n"
 }
 
 @test "-H: a bad v2 signature is no PROXY header: proxy_header_missing" {
-	dropped proxy_header_missing -H 127.0.0.1 -t 5 -- \
-		"send=\\r\\n\\r\\n\\x00\\r\\nQUIT\\r\\x21\\x11\\x00\\x0c$A4$(connect_req 127.0.0.1:443)" shut
+	header_dropped proxy_header_missing "\\r\\n\\r\\n\\x00\\r\\nQUIT\\r\\x21\\x11\\x00\\x0c$A4"
 }
 
 @test "-H: a v2 header of version 1 is closed without an answer: proxy_header_invalid" {
-	dropped proxy_header_invalid -H 127.0.0.1 -t 5 -- \
-		"send=$(v2 0x11 0x11 "$A4")$(connect_req 127.0.0.1:443)" shut
+	header_dropped proxy_header_invalid "$(v2 0x11 0x11 "$A4")"
 }
 
 @test "-H: a v2 header whose length is past the head's limit is proxy_header_invalid at once" {
@@ -251,15 +251,12 @@ dropped() {
 }
 
 @test "-H: a request with no header at all is closed without an answer: proxy_header_missing" {
-	dropped proxy_header_missing -H 127.0.0.1 -t 5 -- "send=$(connect_req 127.0.0.1:443)" shut
+	header_dropped proxy_header_missing ''
 }
 
 @test "-H: a connection that sends nothing is closed at -t without a 408: proxy_header_missing" {
 	dropped proxy_header_missing -H 127.0.0.1 -t 1 -- waiteof
-	local t
-	t=$(info t_eof)
-	echo "closed after ${t}s"
-	awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t <= 4.0) }'
+	between "$(info t_eof)" 0.9 4.0 "closed after (s)"
 }
 
 @test "-H: a header not complete at -t is closed without a 408: proxy_header_invalid" {
@@ -274,10 +271,8 @@ dropped() {
 	assert_refusal 408 http_request_error
 	assert_exit 1
 	assert_log "client=$(re "$CLOCAL") target=127\\.0\\.0\\.1:$TPORT status=408 error=http_request_error"
-	local t
-	t=$(info t_first)
-	echo "408 after ${t}s (a deadline restarted after the header would give over 5)"
-	awk -v t="$t" 'BEGIN { exit !(t >= 2.9 && t <= 4.0) }'
+	# A deadline restarted after the header would give over 5.
+	between "$(info t_first)" 2.9 4.0 "the 408 after (s)"
 	assert_target_untouched
 }
 
@@ -319,12 +314,12 @@ dropped() {
 }
 
 @test "without -H, a v1 PROXY line is an ordinary bad request: 405, nothing reaches the target" {
-	LOGTARGET=TCP4 refused 405 http_request_error \
+	refused --target TCP4 405 http_request_error \
 		"PROXY TCP4 198.51.100.7 203.0.113.9 51234 3128\\r\\n$(connect_req 127.0.0.1:@PORT@)"
 }
 
 @test "without -H, a v2 PROXY header is an ordinary bad request: 400, nothing reaches the target" {
-	LOGTARGET=- refused 400 http_request_error "$(v2 0x21 0x11 "$A4")$(connect_req 127.0.0.1:@PORT@)"
+	refused --target - 400 http_request_error "$(v2 0x21 0x11 "$A4")$(connect_req 127.0.0.1:@PORT@)"
 }
 
 @test "-H takes the networks of -a: a bad one, or a 17th, is a usage error that names it" {

@@ -21,9 +21,10 @@ load lib
 
 # targets_on ADDR... [-- target options]: one target on each address, all on
 # the same port (the kernel's choice for the first; tried again on another port
-# when a later address has it taken). Sets PORT, TDIRS, TPIDS, TADDRS (in order).
+# when a later address has it taken). Sets: PORT TDIRS TADDRS (in order), and
+# TPORT TDIR as start_target does.
 targets_on() {
-	local addrs=() opts=() a try ok i end
+	local addrs=() opts=() a d try
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
 		addrs+=("$1")
 		shift
@@ -32,79 +33,47 @@ targets_on() {
 	opts=("$@")
 	for ((try = 0; try < 5; try++)); do
 		start_target --addr "${addrs[0]}" "${opts[@]}"
-		TDIRS=("$TDIR") TPIDS=("$TPID") TADDRS=("${addrs[0]}") PORT=$TPORT ok=1
+		TDIRS=("$TDIR") TADDRS=("${addrs[0]}") PORT=$TPORT
 		for a in "${addrs[@]:1}"; do
-			NTARGET=$((NTARGET + 1))
-			TDIR=$T/target.$NTARGET
-			mkdir -p "$TDIR"
-			bg "$PY" "$HARNESS" target --dir "$TDIR" --addr "$a" --port "$PORT" "${opts[@]}"
+			# It ends at once when the port is taken on $a.
+			start_target --addr "$a" --port "$PORT" "${opts[@]}" || break
 			TDIRS+=("$TDIR")
-			TPIDS+=("$BGPID")
 			TADDRS+=("$a")
-			end=$(($(date +%s) + 10))
-			# Bounded: until it listens, or dies (the port is taken on $a).
-			until [ -e "$TDIR/port" ]; do
-				if ! alive "$BGPID" || [ "$(date +%s)" -gt "$end" ]; then
-					ok=0
-					break
-				fi
-				sleep 0.01
-			done
-			[ "$ok" = 1 ] || break
 		done
-		[ "$ok" = 1 ] && return 0
-		for i in "${TPIDS[@]}"; do
-			kill -TERM "$i" 2>/dev/null || true
+		[ "${#TDIRS[@]}" -lt "${#addrs[@]}" ] || return 0
+		for d in "${TDIRS[@]}"; do
+			kill -TERM "$(cat "$d/pid")" 2>/dev/null || true
 		done
 	done
 	echo "could not get one port on ${addrs[*]}"
 	return 1
 }
 
-# alive PID: the process runs (not gone, not a zombie that bash has not reaped).
-alive() {
-	local st
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
 # untouched_all: every target of targets_on got no connection at all.
 untouched_all() {
 	local i
 	for i in "${!TDIRS[@]}"; do
-		TDIR=${TDIRS[$i]} TPID=${TPIDS[$i]}
-		assert_target_untouched || { echo "(the target on ${TADDRS[$i]})"; return 1; }
+		assert_target_untouched --dir "${TDIRS[$i]}" || { echo "(the target on ${TADDRS[$i]})"; return 1; }
 	done
 }
 
 # only_target I: target I of targets_on got exactly one connection; every other
-# one got none. Sets TDIR, TPID to target I (for target_done).
+# one got none.
 only_target() {
 	local i
 	for i in "${!TDIRS[@]}"; do
-		TDIR=${TDIRS[$i]} TPID=${TPIDS[$i]}
-		stop_target
+		stop_target --dir "${TDIRS[$i]}"
 		if [ "$i" = "$1" ] && [ "$TACCEPTS" != 1 ]; then
 			echo "the target on ${TADDRS[$i]} got $TACCEPTS connections, expected 1:"
-			cat "$TDIR/events" 2>/dev/null
+			cat "${TDIRS[$i]}/events" 2>/dev/null
 			return 1
 		fi
 		if [ "$i" != "$1" ] && [ "$TACCEPTS" != 0 ]; then
 			echo "the target on ${TADDRS[$i]} (denied) got $TACCEPTS connection(s):"
-			cat "$TDIR/events"
+			cat "${TDIRS[$i]}/events"
 			return 1
 		fi
 	done
-	TDIR=${TDIRS[$1]} TPID=${TPIDS[$1]}
-}
-
-# no_dns_query: the stub of private_dns was never asked (the name was in hosts).
-no_dns_query() {
-	if [ -s "$T/dns/queries" ]; then
-		echo "connectd asked the DNS:"
-		cat "$T/dns/queries"
-		return 1
-	fi
 }
 
 # refused_by_default HOST CODE [ADDR-REGEX RULE]: with targets listening on
@@ -142,15 +111,20 @@ refused_isolated() {
 	assert_log "client=$(re "$CLOCAL") target=$(re "$host:8443") status=403 error=destination_ip_prohibited addr=$(re "$addr:8443") rule=$(re "$rule")"
 }
 
-# tunnel_through HOST ADDR [connectd arguments]: a target on 127.0.0.1 (or
-# $TLISTEN) that sends binary bytes and waits for EOF; CONNECT HOST:PORT through
-# connectd with these arguments (default: -t 5 PORT) opens a tunnel that moves
-# bytes byte for byte both ways; the log names ADDR:PORT as addr; exit 0; the
-# target saw the connection come from the logged proxy-source-port.
+# tunnel_through [--listen LADDR] HOST ADDR [connectd arguments]: a target on
+# 127.0.0.1 (or LADDR) that sends binary bytes and waits for EOF; CONNECT
+# HOST:PORT through connectd with these arguments (default: -t 5 PORT) opens a
+# tunnel that moves bytes byte for byte both ways; the log names ADDR:PORT as
+# addr; exit 0; the target got one connection.
 tunnel_through() {
-	local host=$1 addr=$2
+	local listen=127.0.0.1 host addr
+	if [ "$1" = --listen ]; then
+		listen=$2
+		shift 2
+	fi
+	host=$1 addr=$2
 	shift 2
-	start_target --addr "${TLISTEN:-127.0.0.1}" --send 'down\x00\xff\r\n\x7f' --wait-eof
+	start_target --addr "$listen" --send 'down\x00\xff\r\n\x7f' --wait-eof
 	[ $# -gt 0 ] || set -- -t 5
 	start_proxy -- "$@" "$TPORT"
 	client "send=$(connect_req "$host:$TPORT")up\\x00\\xfe\\r\\n\\x80" shut
@@ -158,7 +132,7 @@ tunnel_through() {
 	cmp "$T/want" "$T/out" || { od -c "$T/out" | head; return 1; }
 	assert_client_end eof
 	assert_exit 0
-	TNAME=$host:$TPORT TADDR=$addr:$TPORT assert_tunnel_log 7 9 eof
+	assert_tunnel_log --target "$host:$TPORT" --addr "$addr:$TPORT" 7 9 eof
 	target_done
 	printf 'up\x00\xfe\r\n\x80' | cmp - "$TDIR/rx.1"
 	stop_target
@@ -192,25 +166,15 @@ to_connect_attempt() {
 }
 
 # netns_target ADDR [target options]: a target on the IPv6 address ADDR, in a
-# network namespace of its own whose only interface is lo, up, with ADDR on it;
-# connectd is to run in that namespace too (CONNECTD_WRAP), where ADDR is a
-# local address and nothing else is reachable. Sets TPORT, TDIR, TPID. Needs
+# network namespace of the test's own (private_net) whose only interface is
+# lo, up, with ADDR on it; connectd runs in that namespace too, where ADDR is
+# a local address and nothing else is reachable. Sets: TPORT TDIR. Needs
 # root, unshare, nsenter and ip.
 netns_target() {
 	local addr=$1
 	shift
-	need_root
-	need unshare nsenter ip
-	NTARGET=$((${NTARGET:-0} + 1))
-	TDIR=$T/target.$NTARGET
-	mkdir -p "$TDIR"
-	# shellcheck disable=SC2016
-	bg unshare --net -- sh -c 'ip link set lo up && ip -6 addr add "$1/128" dev lo && shift && exec "$@"' \
-		sh "$addr" "$PY" "$HARNESS" target --dir "$TDIR" --addr "$addr" "$@"
-	TPID=$BGPID
-	wait_file "$TDIR/port"
-	TPORT=$(cat "$TDIR/port")
-	CONNECTD_WRAP=(nsenter "--net=/proc/$TPID/ns/net" --)
+	private_net "$addr/128"
+	start_target --addr "$addr" "$@"
 }
 
 # carrier_refused ADDR: in ADDR's own namespace (netns_target), CONNECT
@@ -235,7 +199,7 @@ carrier_opened() {
 	client "send=$(connect_req "[$addr]:$TPORT")" shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TNAME=[$addr]:$TPORT TADDR=[$addr]:$TPORT assert_tunnel_log 0 3 eof
+	assert_tunnel_log --target "[$addr]:$TPORT" --addr "[$addr]:$TPORT" 0 3 eof
 	stop_target
 	[ "$TACCEPTS" = 1 ]
 }
@@ -287,34 +251,6 @@ PYEOF
 # to one space and trimmed.
 proc_field() {
 	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s ' \t' '  ' | sed 's/ *$//'
-}
-
-# hold_tunnel AUTHORITY [client steps]: in the background, a client asks for a
-# tunnel, waits for the 200, marks $T/open and waits for $T/go (at most 10 s),
-# then runs the steps and reads to the end. Waits for the mark; sets CPID (the
-# client) and DPID (connectd, from the launcher, checked by name).
-hold_tunnel() {
-	local auth=$1
-	shift
-	client --timeout 20 "send=$(connect_req "$auth")" waithead "mark=$T/open" "waitfile=$T/go" "$@" 3>&- &
-	CPID=$!
-	wait_file "$T/open" 10
-	connectd_pid
-}
-
-# connectd_pid: DPID, connectd's PID (it is the launcher's child, exec'd).
-connectd_pid() {
-	wait_file "$PDIR/pid" 5
-	DPID=$(cat "$PDIR/pid")
-	[ "$(cat "/proc/$DPID/comm" 2>/dev/null)" = connectd ] ||
-		{ echo "PID $DPID is not connectd: $(cat "/proc/$DPID/comm" 2>/dev/null)"; return 1; }
-}
-
-# release: let the held client go on, and wait for it (it is bounded by its --timeout).
-release() {
-	touch "$T/go"
-	wait "$CPID"
-	CLOCAL=$(cat "$T/info.local")
 }
 
 # assert_proc PID NAME VALUE: /proc/PID/status says NAME: VALUE.
@@ -441,7 +377,7 @@ assert_user() {
 }
 
 @test "-a ::1 opens [::1]: the tunnel reaches the target on ::1" {
-	TLISTEN=::1 TLOCAL=::1 tunnel_through '[::1]' '[::1]' -a ::1 -t 5
+	tunnel_through --listen ::1 '[::1]' '[::1]' -a ::1 -t 5
 }
 
 @test "-a 127.0.0.0/8 opens localhost through 127.0.0.1, and its ::1 stays denied" {
@@ -451,7 +387,7 @@ assert_user() {
 	client "send=$(connect_req "localhost:$PORT")" shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TNAME=localhost:$PORT TADDR=127.0.0.1:$PORT assert_tunnel_log 0 3 eof
+	assert_tunnel_log --target "localhost:$PORT" --addr "127.0.0.1:$PORT" 0 3 eof
 	only_target 0
 	no_dns_query
 }
@@ -479,10 +415,10 @@ both_test() {
 	client "send=$(connect_req "both.test:$PORT")hi" shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TNAME=both.test:$PORT TADDR=127.0.0.1:$PORT assert_tunnel_log 2 3 eof
+	assert_tunnel_log --target "both.test:$PORT" --addr "127.0.0.1:$PORT" 2 3 eof
 	only_target 0
-	target_done
-	[ "$(cat "$TDIR/rx.1")" = hi ]
+	target_done --dir "${TDIRS[0]}"
+	[ "$(cat "${TDIRS[0]}/rx.1")" = hi ]
 	no_dns_query
 }
 
@@ -508,13 +444,8 @@ both_test() {
 }
 
 @test "-d 127.0.0.1 -a 127.0.0.0/8 refuses 127.0.0.1: the first rule that matches decides" {
-	targets_on 127.0.0.1 -- --wait-eof
-	start_proxy -- -d 127.0.0.1 -a 127.0.0.0/8 -t 5 "$PORT"
-	client "send=$(connect_req "127.0.0.1:$PORT")" shut
-	assert_refusal 403 destination_ip_prohibited
-	assert_exit 1
-	assert_log "client=$(re "$CLOCAL") target=127\.0\.0\.1:$PORT status=403 error=destination_ip_prohibited addr=127\.0\.0\.1:$PORT rule=deny:127\.0\.0\.1"
-	untouched_all
+	refused --target 127.0.0.1:@PORT@ --extra ' addr=127.0.0.1:@PORT@ rule=deny:127.0.0.1' 403 destination_ip_prohibited \
+		"$(connect_req 127.0.0.1:@PORT@)" -d 127.0.0.1 -a 127.0.0.0/8 -t 5 @PORT@
 }
 
 @test "-a 127.0.0.0/8 -d 127.0.0.1 opens 127.0.0.1: the first rule that matches decides" {
@@ -533,38 +464,41 @@ both_test() {
 
 # ------------------------------- 4. every address judged; how many are tried
 
-@test "a name whose one allowed address comes after 20 denied ones connects to it, and no denied one is reached" {
-	hosts_lines many.test 128 148
+# many_hosts LAST: many.test is 127.0.0.128 to 127.0.0.LAST, in that order, in
+# a private /etc/hosts. Sets: ADDRS HLINES.
+many_hosts() {
+	hosts_lines many.test 128 "$1"
 	private_hosts "${HLINES[@]}"
 	resolves_to many.test "${ADDRS[@]}"
+}
+
+# many_through LAST I [connectd rules]: many_hosts LAST, each address with a
+# target that sends "ok\n"; under these rules, CONNECT many.test:PORT opens a
+# tunnel to address I (0 is the first) and no other, without a DNS query.
+many_through() {
+	local i=$2
+	many_hosts "$1"
+	shift 2
 	targets_on "${ADDRS[@]}" -- --send 'ok\n'
-	start_proxy -- -d 127.0.0.128/28 -d 127.0.0.144/30 -a 127.0.0.128/25 -t 5 "$PORT"
+	start_proxy -- "$@" -t 5 "$PORT"
 	client "send=$(connect_req "many.test:$PORT")" shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TNAME=many.test:$PORT TADDR=127.0.0.148:$PORT assert_tunnel_log 0 3 eof
-	only_target 20
+	assert_tunnel_log --target "many.test:$PORT" --addr "${ADDRS[$i]}:$PORT" 0 3 eof
+	only_target "$i"
 	no_dns_query
+}
+
+@test "a name whose one allowed address comes after 20 denied ones connects to it, and no denied one is reached" {
+	many_through 148 20 -d 127.0.0.128/28 -d 127.0.0.144/30 -a 127.0.0.128/25
 }
 
 @test "a name on 20 allowed addresses connects to the first, and no other is reached" {
-	hosts_lines many.test 128 147
-	private_hosts "${HLINES[@]}"
-	resolves_to many.test "${ADDRS[@]}"
-	targets_on "${ADDRS[@]}" -- --send 'ok\n'
-	start_proxy -- -a 127.0.0.128/25 -t 5 "$PORT"
-	client "send=$(connect_req "many.test:$PORT")" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
-	TNAME=many.test:$PORT TADDR=127.0.0.128:$PORT assert_tunnel_log 0 3 eof
-	only_target 0
-	no_dns_query
+	many_through 147 0 -a 127.0.0.128/25
 }
 
 @test "of a name's allowed addresses the first 16 are tried: when all refuse, the 17th is not reached (502)" {
-	hosts_lines many.test 128 144
-	private_hosts "${HLINES[@]}"
-	resolves_to many.test "${ADDRS[@]}"
+	many_hosts 144
 	# Only the 17th listens; the port is closed on the first 16.
 	start_target --addr 127.0.0.144 --wait-eof
 	start_proxy -- -a 127.0.0.128/25 -t 5 "$TPORT"
@@ -578,26 +512,22 @@ both_test() {
 
 # -------------------------------------- 5. -4 and -6: the family on the wire
 
+# mapped_refused HOST: -6 refuses CONNECT HOST:PORT, HOST being or resolving to
+# ::ffff:127.0.0.1: 403 rule family:-6, and the target on 127.0.0.1 gets no
+# connection.
+mapped_refused() {
+	refused --target "$1:@PORT@" --extra ' addr=[::ffff:127.0.0.1]:@PORT@ rule=family:-6' 403 destination_ip_prohibited \
+		"$(connect_req "$1:@PORT@")" -6 -a 127.0.0.1 -t 5 @PORT@
+}
+
 @test "-6 refuses [::ffff:127.0.0.1], which -a 127.0.0.1 would open: 403 rule family:-6, and no connection" {
-	targets_on 127.0.0.1 -- --wait-eof
-	start_proxy -- -6 -a 127.0.0.1 -t 5 "$PORT"
-	client "send=$(connect_req "[::ffff:127.0.0.1]:$PORT")" shut
-	assert_refusal 403 destination_ip_prohibited
-	assert_exit 1
-	assert_log "client=$(re "$CLOCAL") target=\[::ffff:127\.0\.0\.1\]:$PORT status=403 error=destination_ip_prohibited addr=\[::ffff:127\.0\.0\.1\]:$PORT rule=family:-6"
-	untouched_all
+	mapped_refused '[::ffff:127.0.0.1]'
 }
 
 @test "-6 refuses a name whose IPv6 address is ::ffff:127.0.0.1: 403 rule family:-6, and no connection" {
 	private_hosts '::ffff:127.0.0.1	mapped.test'
 	resolves_to mapped.test ::ffff:127.0.0.1
-	targets_on 127.0.0.1 -- --wait-eof
-	start_proxy -- -6 -a 127.0.0.1 -t 5 "$PORT"
-	client "send=$(connect_req "mapped.test:$PORT")" shut
-	assert_refusal 403 destination_ip_prohibited
-	assert_exit 1
-	assert_log "client=$(re "$CLOCAL") target=mapped\.test:$PORT status=403 error=destination_ip_prohibited addr=\[::ffff:127\.0\.0\.1\]:$PORT rule=family:-6"
-	untouched_all
+	mapped_refused mapped.test
 	no_dns_query
 }
 
@@ -610,7 +540,7 @@ both_test() {
 	release
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TLOCAL='[::1]' assert_tunnel_log 0 3 eof
+	assert_tunnel_log --host '[::1]' 0 3 eof
 }
 
 # ------------------------------------------------------ 6. -u, as root
@@ -626,7 +556,7 @@ both_test() {
 	release
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	assert_tunnel_log 0 3 eof
 }
 
 @test "started as root, connectd keeps no supplementary group (Groups: empty)" {
@@ -645,10 +575,9 @@ both_test() {
 	local u end
 	start_target --send 'ok\n' --wait-eof
 	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	client --timeout 20 "mark=$T/open" "waitfile=$T/go" "send=$(connect_req "127.0.0.1:$TPORT")" shut 3>&- &
-	CPID=$!
+	client_bg --timeout 20 "mark=$T/open" "waitfile=$T/go" "send=$(connect_req "127.0.0.1:$TPORT")" shut
 	wait_file "$T/open" 10
-	connectd_pid
+	connectd_pid --running
 	# Bounded: connectd has just been started; were it to drop only after
 	# reading, it would wait here for a byte that does not come.
 	u=$(id -u nobody)
@@ -682,26 +611,25 @@ both_test() {
 	assert_exit 0
 }
 
-@test "-u with an unknown user is exit 100 with one line, and the target gets nothing" {
+# user_refused USER LOG_REGEX: as root, -u USER is exit 100 with the one log
+# line LOG_REGEX; the client gets nothing, and the target nothing.
+user_refused() {
 	need_root
 	start_target --wait-eof
-	start_proxy -- -u no_such_user_xyz -a 127.0.0.1 -t 5 "$TPORT"
+	start_proxy -- -u "$1" -a 127.0.0.1 -t 5 "$TPORT"
 	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
 	assert_exit 100
-	assert_log 'connectd: -u: no such user: no_such_user_xyz'
+	assert_log "$2"
 	[ ! -s "$T/out" ] || { echo "the client got:"; od -c "$T/out" | head; return 1; }
 	assert_target_untouched
 }
 
+@test "-u with an unknown user is exit 100 with one line, and the target gets nothing" {
+	user_refused no_such_user_xyz 'connectd: -u: no such user: no_such_user_xyz'
+}
+
 @test "-u root is exit 100 with one line, and the target gets nothing" {
-	need_root
-	start_target --wait-eof
-	start_proxy -- -u root -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
-	assert_exit 100
-	assert_log 'connectd: -u: [^:]+: root'
-	[ ! -s "$T/out" ] || { echo "the client got:"; od -c "$T/out" | head; return 1; }
-	assert_target_untouched
+	user_refused root 'connectd: -u: [^:]+: root'
 }
 
 # ------------------------------------------- 7. tunnels under the sandbox
@@ -719,7 +647,7 @@ both_test() {
 	[ "$(info tx)" = "$n" ]
 	[ "$(info rx)" = "$n" ]
 	[ "$(info rxsha)" = "$("$PY" "$HARNESS" streamsha "$n")" ]
-	TLOCAL=127.0.0.1 assert_tunnel_log "$n" "$n" eof
+	assert_tunnel_log "$n" "$n" eof
 }
 
 @test "under the sandbox the target's EOF passes on and the client can still send after it" {
@@ -732,7 +660,7 @@ both_test() {
 	assert_exit 0
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = "after the target's EOF" ]
-	TLOCAL=127.0.0.1 assert_tunnel_log 22 4 eof
+	assert_tunnel_log 22 4 eof
 }
 
 @test "under the sandbox an idle tunnel ends after -i with end=idle and exit 0" {
@@ -744,32 +672,28 @@ both_test() {
 	assert_out "$OK200"
 	assert_client_end eof
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 idle
-	local secs
-	secs=$(field "$(tail -n1 "$PDIR/stderr")" secs)
-	awk -v t="$secs" 'BEGIN { exit !(t >= 1.9 && t <= 4.0) }' || { echo "idle end after ${secs}s"; return 1; }
+	assert_tunnel_log 0 0 idle
+	between "$(log_field last secs)" 1.9 4.0 "the idle end after (s)"
+}
+
+# signal_sandboxed SIG: SIG to connectd mid-tunnel, under the sandbox, ends the
+# tunnel with a close line end=signal and exit 111, and nothing is left.
+signal_sandboxed() {
+	start_target --wait-eof
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	hold_tunnel "127.0.0.1:$TPORT" send=late shut
+	assert_proc "$DPID" Seccomp 2
+	kill "-$1" "$DPID"
+	assert_exit 111 # were the handler's return not allowed: signal31 (SIGSYS)
+	release
+	assert_tunnel_log 0 0 signal
+	assert_gone
 }
 
 @test "under the sandbox SIGTERM mid-tunnel ends it with a close line end=signal and exit 111" {
-	start_target --wait-eof
-	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	hold_tunnel "127.0.0.1:$TPORT" send=late shut
-	assert_proc "$DPID" Seccomp 2
-	kill -TERM "$DPID"
-	assert_exit 111 # were the handler's return not allowed: signal31 (SIGSYS)
-	release
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 signal
-	assert_gone
+	signal_sandboxed TERM
 }
 
 @test "under the sandbox SIGHUP mid-tunnel ends it with a close line end=signal and exit 111" {
-	start_target --wait-eof
-	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	hold_tunnel "127.0.0.1:$TPORT" send=late shut
-	assert_proc "$DPID" Seccomp 2
-	kill -HUP "$DPID"
-	assert_exit 111
-	release
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 signal
-	assert_gone
+	signal_sandboxed HUP
 }

@@ -14,11 +14,15 @@
 # That needs root. xinetd and openbsd-inetd are not installed (Debian's
 # packages conflict): their .deb files are fetched with `apt-get download`
 # into test/.debs/ (kept out of git) and unpacked in the test's own folder.
+#
+# What the helpers leave, as in lib.bash: the namespace's command prefix
+# (NS_WRAP), the last super-server started (PPORT SSDIR SSPID; SSPIDS holds
+# them all, for teardown), connectd's pid under it (DPID) and the port a
+# process listens on (LPORT).
 
 SUPER=$TESTDIR/super.py
 DEBS=$TESTDIR/.debs
-OLDTEARDOWN=$(declare -f teardown)
-eval "${OLDTEARDOWN/teardown/lib_teardown}"
+NSBIN=/usr/local/sbin/connectd	# connectd in the namespace
 
 # kill_tree PID...: TERM each process and everything below it (collected before
 # any is killed, so that orphans are not lost), wait (bounded), then KILL.
@@ -28,9 +32,14 @@ kill_tree() {
 	stop_pids "${all[@]}"
 }
 
-teardown() {
+# super_teardown: stop every super-server (and all they started), then lib_teardown.
+super_teardown() {
 	[ -z "${SSPIDS[*]-}" ] || kill_tree "${SSPIDS[@]}"
 	lib_teardown
+}
+
+teardown() {
+	super_teardown
 }
 
 # debs_ready NAME...: makes sure each package's .deb is in test/.debs (fetched
@@ -42,7 +51,7 @@ debs_ready() {
 	local name root why
 	mkdir -p "$DEBS"
 	for name; do
-		root=$BATS_FILE_TMPDIR/$name
+		root=$(deb_root "$name")
 		why=$(deb_unpack "$name" "$root" 2>&1) || {
 			printf '%s\n' "$why" | tail -n 3 >"$BATS_FILE_TMPDIR/$name.skip"
 			continue
@@ -106,25 +115,32 @@ deb_libpath() {
 	echo "$out"
 }
 
-# need_deb NAME: skip unless debs_ready could unpack it; sets DEBROOT.
+# need_deb NAME: skip unless debs_ready could unpack it (in deb_root NAME).
 need_deb() {
 	if [ -e "$BATS_FILE_TMPDIR/$1.skip" ]; then
 		skip "$1 cannot be had: $(tr '\n' ' ' <"$BATS_FILE_TMPDIR/$1.skip")"
 	fi
-	[ -d "$BATS_FILE_TMPDIR/$1" ] || skip "$1 was not fetched"
-	DEBROOT=$BATS_FILE_TMPDIR/$1
+	[ -d "$(deb_root "$1")" ] || skip "$1 was not fetched"
 }
 
-# start_syslog: the syslog stub, its datagrams in $T/syslog (dgram.N, messages).
+# deb_root NAME: where debs_ready unpacked the package NAME.
+deb_root() {
+	echo "$BATS_FILE_TMPDIR/$1"
+}
+
+# start_syslog: the syslog stub, its datagrams in $T/syslog (dgram.N,
+# messages), its pid in $T/syslog/pid.
 start_syslog() {
 	mkdir -p "$T/syslog"
 	bg "$PY" "$SUPER" syslog --dir "$T/syslog" --path "$T/syslog/sock"
+	echo "$BGPID" >"$T/syslog/pid"
 	wait_file "$T/syslog/ready" 5
 	: >>"$T/syslog/messages"
 }
 
-# ns_wrap: start the syslog stub and set NS_WRAP, the command prefix that runs a
-# program in the private namespace described at the top. Needs root and unshare.
+# ns_wrap: start the syslog stub; the command prefix that runs a program in
+# the private namespace described at the top. Needs root and unshare.
+# Sets: NS_WRAP.
 ns_wrap() {
 	need_root
 	need unshare
@@ -163,11 +179,10 @@ ns_wrap() {
 			if [ -e "$f" ]; then mount --bind "$t/etc/empty" "$f"; fi
 		done
 		exec "$@"' sh "$T" "$CONNECTD")
-	NSBIN=/usr/local/sbin/connectd
 }
 
 # bg_super OUT ERR CMD...: run a super-server in the namespace, stdout and stderr
-# to files; tracked for teardown with everything it starts. Sets SSPID.
+# to files; tracked for teardown with everything it starts. Sets: SSPID.
 bg_super() {
 	local out=$1 err=$2
 	shift 2
@@ -176,8 +191,8 @@ bg_super() {
 	SSPIDS+=("$SSPID")
 }
 
-# wait_listen PID PORT|any [SECS]: poll until PID listens on PORT (any: on some
-# port, then in LPORT); 1 if it died or did not within SECS.
+# wait_listen PID PORT|any [SECS]: poll until PID listens on PORT (any: on
+# some port); 1 if it died or did not within SECS. Sets: LPORT.
 wait_listen() {
 	local pid=$1 port=$2 secs=${3:-10} end
 	end=$(($(date +%s%N) + secs * 1000000000))
@@ -197,14 +212,36 @@ stop_super() {
 	kill_tree "$SSPID"
 }
 
+# on_free_port NAME ERR START [ARGS]: START PORT ARGS... starts a super-server
+# (bg_super) that is to listen on PORT, a port that was free; when it does not
+# listen there within 10 s (the port was taken since), it is stopped and tried
+# again on another (5 tries), ERR (its stderr) shown. START failing ends the
+# tries. Sets: PPORT.
+on_free_port() {
+	local name=$1 err=$2 start=$3 try port
+	shift 3
+	for try in 1 2 3 4 5; do
+		port=$("$PY" "$SUPER" freeport)
+		"$start" "$port" "$@" || return 1
+		if wait_listen "$SSPID" "$port" 10; then
+			PPORT=$port
+			return 0
+		fi
+		echo "# $name could not listen on $port (try $try):"
+		tail -n 5 "$err"
+		stop_super
+	done
+	return 1
+}
+
 # start_super KIND [connectd arguments]: KIND tcpserver, ssa
 # (systemd-socket-activate -a --inetd), inetd (openbsd-inetd, with
 # examples/inetd.conf) or xinetd (with examples/connectd.xinetd), serving
 # connectd with these arguments on 127.0.0.1, in the namespace (ns_wrap first).
-# Sets PPORT, SSDIR (its out, err, log files), SSPID. The port is the kernel's
-# (tcpserver takes port 0) or one that was free, retried on a clash.
+# The port is the kernel's (tcpserver takes port 0) or one that was free.
+# Sets: PPORT SSDIR (its out, err, log files) SSPID.
 start_super() {
-	local kind=$1 try port
+	local kind=$1
 	shift
 	SSDIR=$T/$kind
 	mkdir -p "$SSDIR"
@@ -216,38 +253,35 @@ start_super() {
 		PPORT=$LPORT
 		return
 	fi
-	for try in 1 2 3 4 5; do
-		port=$("$PY" "$SUPER" freeport)
-		case $kind in
-		ssa)
-			bg_super "$SSDIR/out" "$SSDIR/err" systemd-socket-activate -l "127.0.0.1:$port" -a --inetd "$NSBIN" "$@"
-			;;
-		inetd)
-			example_inetd "$port" "$@" >"$SSDIR/inetd.conf"
-			# -d: in the foreground, debug lines (pids, exit statuses) on stderr.
-			bg_super "$SSDIR/out" "$SSDIR/err" env LD_LIBRARY_PATH="$(deb_libpath "$DEBROOT")" \
-				"$DEBROOT/usr/sbin/inetd" -d "$SSDIR/inetd.conf"
-			;;
-		xinetd)
-			example_xinetd "$port" "$@" >"$SSDIR/xinetd.conf"
-			bg_super "$SSDIR/out" "$SSDIR/err" env LD_LIBRARY_PATH="$(deb_libpath "$DEBROOT")" \
-				"$DEBROOT/usr/sbin/xinetd" -f "$SSDIR/xinetd.conf" -dontfork -stayalive \
-				-pidfile "$SSDIR/pid"
-			;;
-		*)
-			echo "start_super: unknown kind $kind"
-			return 1
-			;;
-		esac
-		if wait_listen "$SSPID" "$port" 10; then
-			PPORT=$port
-			return 0
-		fi
-		echo "# $kind could not listen on $port (try $try):"
-		cat "$SSDIR/err" "$SSDIR/log" 2>/dev/null | tail -n 5
-		stop_super
-	done
-	return 1
+	declare -F "super_on_$kind" >/dev/null || { echo "start_super: unknown kind $kind"; return 1; }
+	on_free_port "$kind" "$SSDIR/err" "super_on_$kind" "$@"
+}
+
+# super_on_ssa PORT [ARGS]: systemd-socket-activate on PORT, for start_super.
+super_on_ssa() {
+	local port=$1
+	shift
+	bg_super "$SSDIR/out" "$SSDIR/err" systemd-socket-activate -l "127.0.0.1:$port" -a --inetd "$NSBIN" "$@"
+}
+
+# super_on_inetd PORT [ARGS]: openbsd-inetd on PORT, for start_super.
+super_on_inetd() {
+	local root
+	root=$(deb_root openbsd-inetd)
+	example_inetd "$@" >"$SSDIR/inetd.conf" || return 1
+	# -d: in the foreground, debug lines (pids, exit statuses) on stderr.
+	bg_super "$SSDIR/out" "$SSDIR/err" env LD_LIBRARY_PATH="$(deb_libpath "$root")" \
+		"$root/usr/sbin/inetd" -d "$SSDIR/inetd.conf"
+}
+
+# super_on_xinetd PORT [ARGS]: xinetd on PORT, logging to $SSDIR/log, for start_super.
+super_on_xinetd() {
+	local root
+	root=$(deb_root xinetd)
+	example_xinetd "$SSDIR/log" "$@" >"$SSDIR/xinetd.conf" || return 1
+	bg_super "$SSDIR/out" "$SSDIR/err" env LD_LIBRARY_PATH="$(deb_libpath "$root")" \
+		"$root/usr/sbin/xinetd" -f "$SSDIR/xinetd.conf" -dontfork -stayalive \
+		-pidfile "$SSDIR/pid"
 }
 
 # args_line ARG...: the arguments, space-separated (they have no spaces).
@@ -279,12 +313,12 @@ example_inetd() {
 	printf '%s %s\n' "$line" "$(args_line "$@")"
 }
 
-# example_xinetd PORT [ARGS]: a configuration of the test's own (log to a file
-# in the test's folder, with pids and exit statuses) and the service of
+# example_xinetd LOG PORT [ARGS]: a configuration of the test's own (log to
+# the file LOG, with pids and exit statuses) and the service of
 # examples/connectd.xinetd as it is, with the port and the connectd arguments.
 example_xinetd() {
-	local port=$1 file=$TESTDIR/../examples/connectd.xinetd
-	shift
+	local log=$1 port=$2 file=$TESTDIR/../examples/connectd.xinetd
+	shift 2
 	grep -Eq '^[[:space:]]*port[[:space:]]*=[[:space:]]*3128[[:space:]]*$' "$file" &&
 		grep -Eq '^[[:space:]]*server[[:space:]]*=[[:space:]]*/usr/local/sbin/connectd[[:space:]]*$' "$file" &&
 		grep -Eq '^[[:space:]]*server_args[[:space:]]*=' "$file" ||
@@ -292,7 +326,7 @@ example_xinetd() {
 	cat <<-EOF
 		defaults
 		{
-			log_type = FILE $SSDIR/log
+			log_type = FILE $log
 			log_on_success = PID HOST EXIT DURATION
 			log_on_failure = HOST
 		}
@@ -301,19 +335,19 @@ example_xinetd() {
 		s|^([[:space:]]*server_args[[:space:]]*=).*|\1 $(args_line "$@")|" "$file"
 }
 
-# client_pid KIND: the pid of the (first) connectd that the super-server
-# started, from its own log; sets CPID.
-client_pid() {
+# super_dpid KIND: the pid of the (first) connectd that the super-server
+# started, from its own log. Sets: DPID.
+super_dpid() {
 	case $1 in
-	tcpserver) wait_grep "$SSDIR/err" '^tcpserver: pid [0-9]+ ' 10 && CPID=$(sed -n 's/^tcpserver: pid \([0-9]*\) .*/\1/p' "$SSDIR/err" | head -n1) ;;
-	ssa) wait_grep "$SSDIR/err" '^Spawned .* as PID [0-9]+' 10 && CPID=$(sed -n 's/^Spawned .* as PID \([0-9]*\)\.$/\1/p' "$SSDIR/err" | head -n1) ;;
-	inetd) wait_grep "$SSDIR/err" '^[0-9]+ execv ' 10 && CPID=$(sed -n 's/^\([0-9]*\) execv .*/\1/p' "$SSDIR/err" | head -n1) ;;
-	xinetd) wait_grep "$SSDIR/log" 'START: connectd pid=[0-9]+' 10 && CPID=$(sed -n 's/.*START: connectd pid=\([0-9]*\).*/\1/p' "$SSDIR/log" | head -n1) ;;
+	tcpserver) wait_grep "$SSDIR/err" '^tcpserver: pid [0-9]+ ' 10 && DPID=$(sed -n 's/^tcpserver: pid \([0-9]*\) .*/\1/p' "$SSDIR/err" | head -n1) ;;
+	ssa) wait_grep "$SSDIR/err" '^Spawned .* as PID [0-9]+' 10 && DPID=$(sed -n 's/^Spawned .* as PID \([0-9]*\)\.$/\1/p' "$SSDIR/err" | head -n1) ;;
+	inetd) wait_grep "$SSDIR/err" '^[0-9]+ execv ' 10 && DPID=$(sed -n 's/^\([0-9]*\) execv .*/\1/p' "$SSDIR/err" | head -n1) ;;
+	xinetd) wait_grep "$SSDIR/log" 'START: connectd pid=[0-9]+' 10 && DPID=$(sed -n 's/.*START: connectd pid=\([0-9]*\).*/\1/p' "$SSDIR/log" | head -n1) ;;
 	esac
 }
 
-# super_exit KIND: wait for the first connectd to end and check that the
-# super-server saw it exit with status $2 (each reports it its own way).
+# super_exit KIND STATUS: wait for the first connectd to end and check that
+# the super-server saw it exit with STATUS (each reports it its own way).
 super_exit() {
 	local kind=$1 want=$2
 	case $kind in

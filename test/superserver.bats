@@ -21,7 +21,7 @@ setup_file() {
 	debs_ready xinetd openbsd-inetd
 }
 
-# need_kind KIND: skip unless this super-server can be had; sets DEBROOT.
+# need_kind KIND: skip unless this super-server can be had.
 need_kind() {
 	case $1 in
 	tcpserver) need tcpserver ;;
@@ -36,13 +36,22 @@ to_syslog() {
 	[ "$1" = inetd ] || [ "$1" = xinetd ]
 }
 
-# assert_logged KIND WHERE REGEX...: connectd's lines are exactly these, all in
-# WHERE (stderr or syslog), and none in the other place. In syslog, each is one
-# datagram "<30>Mmm dd hh:mm:ss connectd[PID]: LINE" with PID connectd's.
+# assert_logged [--pid PID] KIND WHERE REGEX...: connectd's lines are exactly
+# these, all in WHERE (stderr or syslog), and none in the other place. In
+# syslog, each is one datagram "<30>Mmm dd hh:mm:ss connectd[PID]: LINE", PID
+# (a regex) being connectd's pid as the super-server says (super_dpid).
 assert_logged() {
-	local kind=$1 where=$2 i=0 f re res=()
+	local pid='' kind where i=0 f re res=()
+	if [ "$1" = --pid ]; then
+		pid=$2
+		shift 2
+	fi
+	kind=$1 where=$2
 	shift 2
-	[ -n "${CPID-}" ] || client_pid "$kind"
+	if [ -z "$pid" ]; then
+		super_dpid "$kind"
+		pid=$DPID
+	fi
 	super_log "$kind"
 	syslog_sync
 	syslog_lines
@@ -53,18 +62,18 @@ assert_logged() {
 	fi
 	assert_lines "$T/stderr.lines"
 	for re; do
-		res+=("<30>.{15} connectd\\[$CPID\\]: $re")
+		res+=("<30>.{15} connectd\\[$pid\\]: $re")
 	done
 	assert_lines "$T/syslog.lines" "${res[@]}"
 	for f in $(grep -l " connectd\\[" "$T"/syslog/dgram.* | sort -t. -k2 -n); do
 		i=$((i + 1))
-		assert_dgram "${f##*.}" "$CPID" "${!i}"
+		assert_dgram "${f##*.}" "$pid" "${!i}"
 	done
 }
 
 # tunnel_under KIND: 4 MiB each way through connectd under KIND.
 tunnel_under() {
-	local kind=$1 want where=stderr c t
+	local kind=$1 want where=stderr
 	need_kind "$kind"
 	ns_wrap
 	start_target --bytes "$N"
@@ -83,12 +92,9 @@ tunnel_under() {
 	[ "$(field "$TDONE" rxsha)" = "$want" ]
 	super_exit "$kind" 0
 	to_syslog "$kind" && where=syslog
-	c=$(re "$CLOCAL")
 	[[ $CLOCAL =~ ^127\.0\.0\.1:[0-9]+$ ]]
-	t=$(re "127.0.0.1:$TPORT")
-	assert_logged "$kind" "$where" \
-		"client=$c target=$t addr=$t proxy-source-port=[0-9]+ status=200" \
-		"client=$c target=$t status=200 up=$N down=$N secs=[0-9]+\\.[0-9]{3} end=eof"
+	tunnel_res "$N" "$N" eof
+	assert_logged "$kind" "$where" "$DECISION" "$CLOSE"
 }
 
 # refusal_under KIND: a port that is not allowed, under KIND.
@@ -147,11 +153,8 @@ refusal_under() {
 	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
 	assert_out "${OK200}ok"$'\n'
 	super_exit tcpserver 0
-	local c
-	c=$(re "$CLOCAL")
-	assert_logged tcpserver syslog \
-		"client=$c target=127\\.0\\.0\\.1:$TPORT addr=127\\.0\\.0\\.1:$TPORT proxy-source-port=[0-9]+ status=200" \
-		"client=$c target=127\\.0\\.0\\.1:$TPORT status=200 up=0 down=3 secs=[0-9]+\\.[0-9]{3} end=eof"
+	tunnel_res 0 3 eof
+	assert_logged tcpserver syslog "$DECISION" "$CLOSE"
 }
 
 @test "under systemd-socket-activate, -l stderr keeps the lines on stderr and sends none to syslog" {
@@ -182,20 +185,20 @@ refusal_under() {
 # named_piped KIND [ARGS]: connectd under KIND behind two pipes (in the
 # namespace, /usr/local/sbin/connectd becomes `cat | connectd "$@" | cat`), so
 # that getpeername on descriptor 0 fails and the name comes from what KIND put
-# in the environment. A refusal; sets NAME to the logged client.
+# in the environment. A refusal. Sets: NAME (the logged client).
 named_piped() {
 	local kind=$1 where=stderr
 	shift
 	need_kind "$kind"
 	ns_wrap
 	printf '%s\n' '#!/bin/sh' 'cat | /usr/local/sbin/connectd.real "$@" | cat' >"$T/piped"
-	CPID='[0-9]+'	# the pid of the wrapper, not of connectd
 	start_target --wait-eof
 	start_super "$kind" "$@" -a 127.0.0.1 -t 5 1
 	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
 	assert_refusal 403 http_request_denied
 	to_syslog "$kind" && where=syslog
-	assert_logged "$kind" "$where" \
+	# The super-server names the wrapper's pid, not connectd's.
+	assert_logged --pid '[0-9]+' "$kind" "$where" \
 		"client=[^ ]+ target=127\\.0\\.0\\.1:$TPORT status=403 error=http_request_denied"
 	if [ "$where" = syslog ]; then
 		NAME=$(field "$(cat "$T/syslog.lines")" client)

@@ -14,7 +14,7 @@ setup_file() {
 	client "send=$(connect_req "127.0.0.1:$TPORT")" waithead pause=0.2 shut
 	assert_out "${OK200}banner from the target"$'\r\n'
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 24 eof
+	assert_tunnel_log 0 24 eof
 }
 
 @test "bytes sent in the same write as the request reach the target first, byte for byte" {
@@ -27,7 +27,7 @@ setup_file() {
 	target_done
 	printf '\x16\x03\x01\x00\xffhello\r\n\r\nworld, and more' >"$T/want"
 	cmp "$T/want" "$TDIR/rx.1"
-	TLOCAL=127.0.0.1 assert_tunnel_log 29 0 eof
+	assert_tunnel_log 29 0 eof
 }
 
 @test "200000 bytes sent in the same write as the request all reach the target" {
@@ -42,14 +42,14 @@ setup_file() {
 	target_done
 	[ "$(field "$TDONE" rx)" = 200000 ]
 	[ "$(field "$TDONE" rxsha)" = "$("$PY" "$HARNESS" streamsha 200000)" ]
-	TLOCAL=127.0.0.1 assert_tunnel_log 200000 0 eof
+	assert_tunnel_log 200000 0 eof
 }
 
 @test "with a splice pipe smaller than the bytes sent after the head, every one of them reaches the target" {
 	local small=$TESTDIR/../pipe4k/connectd
 	[ -x "$small" ] || { echo "no $small (make check builds it)"; return 1; }
 	start_target --wait-eof
-	CONNECTD=$small start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	start_proxy --connectd "$small" -- -a 127.0.0.1 -t 5 "$TPORT"
 	printf 'CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: x\r\n\r\n' "$TPORT" >"$T/req"
 	"$PY" "$HARNESS" streamcat 8000 >>"$T/req"
 	client "sendfile=$T/req" shut
@@ -58,7 +58,7 @@ setup_file() {
 	target_done
 	[ "$(field "$TDONE" rx)" = 8000 ] || { echo "target: $TDONE"; return 1; }
 	[ "$(field "$TDONE" rxsha)" = "$("$PY" "$HARNESS" streamsha 8000)" ]
-	TLOCAL=127.0.0.1 assert_tunnel_log 8000 0 eof
+	assert_tunnel_log 8000 0 eof
 }
 
 @test "half-close: the target replies after the client's EOF" {
@@ -69,7 +69,7 @@ setup_file() {
 	assert_exit 0
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = question ]
-	TLOCAL=127.0.0.1 assert_tunnel_log 8 21 eof
+	assert_tunnel_log 8 21 eof
 }
 
 @test "half-close: the client keeps sending after the target's EOF" {
@@ -81,7 +81,7 @@ setup_file() {
 	assert_exit 0
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = "sent after the target's EOF, still" ]
-	TLOCAL=127.0.0.1 assert_tunnel_log 34 4 eof
+	assert_tunnel_log 34 4 eof
 }
 
 @test "1 GiB each way at once goes through byte for byte (sha256)" {
@@ -102,7 +102,7 @@ setup_file() {
 	[ "$(field "$TDONE" rx)" = "$GIB" ]
 	[ "$(field "$TDONE" rxsha)" = "$want" ]
 	[ "$(field "$TDONE" tx)" = "$GIB" ]
-	TLOCAL=127.0.0.1 assert_tunnel_log "$GIB" "$GIB" eof
+	assert_tunnel_log "$GIB" "$GIB" eof
 }
 
 @test "up and down byte counts in the close line are exact" {
@@ -112,19 +112,17 @@ setup_file() {
 	assert_200_first
 	[ "$(info rx)" = 54321 ]
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 12345 54321 eof
+	assert_tunnel_log 12345 54321 eof
 }
 
 @test "the logged proxy-source-port is the port the target saw the connection come from" {
-	start_target --send 'ok\n'
-	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
-	assert_out "${OK200}ok"$'\n'
-	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	ok_tunnel "$(connect_req 127.0.0.1:@PORT@)" -a 127.0.0.1 -t 5 @PORT@
+	assert_tunnel_log 0 3 eof
 	target_done
-	echo "logged $SRCPORT, target: $TDONE"
-	[[ $TDONE == *" peer=127.0.0.1:$SRCPORT "* ]]
+	local port
+	port=$(log_field first proxy-source-port)
+	echo "logged $port, target: $TDONE"
+	[[ $TDONE == *" peer=127.0.0.1:$port "* ]]
 }
 
 @test "an idle tunnel ends after -i seconds: exit 0, end=idle, both sides see EOF" {
@@ -134,11 +132,8 @@ setup_file() {
 	assert_out "$OK200"
 	assert_client_end eof
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 0 idle
-	local secs
-	secs=$(field "$(tail -n1 "$PDIR/stderr")" secs)
-	echo "idle end after ${secs}s"
-	awk -v t="$secs" 'BEGIN { exit !(t >= 0.9 && t <= 3.0) }'
+	assert_tunnel_log 0 0 idle
+	between "$(log_field last secs)" 0.9 3.0 "the idle end after (s)"
 	target_done
 	[ "$(field "$TDONE" end)" = eof ]
 }
@@ -150,19 +145,20 @@ setup_file() {
 		send=a pause=0.7 send=b pause=0.7 send=c pause=0.7 send=d pause=0.7 send=e shut
 	assert_out "${OK200}done"$'\n'
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 5 5 eof
+	assert_tunnel_log 5 5 eof
 }
 
 @test "SIGTERM ends a tunnel with a close line end=signal and exit 111" {
 	start_target --wait-eof
 	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	client --timeout 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "mark=$T/200" "waitfile=$T/go" &
+	client_bg --timeout 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "mark=$T/200" "waitfile=$T/go"
 	wait_file "$T/200"
-	kill -TERM "$(cat "$PDIR/pid")"
+	connectd_pid
+	kill -TERM "$DPID"
 	touch "$T/go"
-	wait $!
+	client_wait
 	assert_exit 111
-	TLOCAL=127.0.0.1 CLOCAL=$(cat "$T/info.local") assert_tunnel_log 0 0 signal
+	assert_tunnel_log 0 0 signal
 	assert_gone
 }
 
@@ -174,28 +170,25 @@ setup_file() {
 	assert_out "${OK200}six"$'\n'"bye"$'\n'
 	assert_exit 0
 	[[ $CLOCAL == '[::1]:'* ]]
-	TLOCAL='[::1]' assert_tunnel_log 5 8 eof
+	assert_tunnel_log --host '[::1]' 5 8 eof
 	target_done
 	[ "$(cat "$TDIR/rx.1")" = hello ]
-	[[ $TDONE == *" peer=[::1]:$SRCPORT "* ]]
+	[[ $TDONE == *" peer=[::1]:$(log_field first proxy-source-port) "* ]]
 }
 
 @test "a client over 127.0.0.1 tunnels to [::1] and a client over ::1 to 127.0.0.1" {
-	FAM=6
-	start_target --send 'ok\n'
-	FAM=4
+	start_target --family 6 --send 'ok\n'
 	start_proxy -- -a ::1 -t 5 "$TPORT"
 	client "send=$(connect_req "[::1]:$TPORT")" shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TLOCAL='[::1]' assert_tunnel_log 0 3 eof
+	assert_tunnel_log --host '[::1]' 0 3 eof
 	start_target --send 'ok\n'
-	FAM=6
-	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
-	client "send=$(connect_req "127.0.0.1:$TPORT")" shut
+	start_proxy --family 6 -- -a 127.0.0.1 -t 5 "$TPORT"
+	client --family 6 "send=$(connect_req "127.0.0.1:$TPORT")" shut
 	assert_out "${OK200}ok"$'\n'
 	assert_exit 0
-	TLOCAL=127.0.0.1 assert_tunnel_log 0 3 eof
+	assert_tunnel_log 0 3 eof
 }
 
 @test "with fds 0 and 1 as two pipes, 16 MiB each way goes through and both EOFs pass" {
@@ -212,7 +205,7 @@ setup_file() {
 	[ "$(info rx)" = "$n" ]
 	[ "$(info rxsha)" = "$want" ]
 	[ "$(field "$TDONE" rxsha)" = "$want" ]
-	CLOCAL=- TLOCAL=127.0.0.1 assert_tunnel_log "$n" "$n" eof
+	assert_tunnel_log --client - "$n" "$n" eof
 }
 
 @test "with two pipes, the target replies after the client's EOF" {

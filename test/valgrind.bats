@@ -20,10 +20,8 @@ VG=$(cd "$TESTDIR/.." && pwd)/vg/connectd
 setup() {
 	need python3 valgrind
 	[ -x "$VG" ] || { echo "no $VG (make vg/connectd)"; return 1; }
-	T=$BATS_TEST_TMPDIR
-	PIDS=()
-	FAM=4
 	CONNECTD=$VG
+	lib_setup
 	# The resolving child opens its log as nobody: a directory it can reach.
 	VGLOG=$(mktemp -d "${TMPDIR:-/tmp}/connectd-vg.XXXXXX")
 	chmod 1777 "$VGLOG"
@@ -32,7 +30,6 @@ setup() {
 		--track-fds=no --vgdb=no --child-silent-after-fork=no --log-file="$VGLOG/log.%p")
 }
 
-eval "lib_$(declare -f teardown)"
 teardown() {
 	lib_teardown
 	rm -rf "$VGLOG"
@@ -57,9 +54,8 @@ assert_valgrind_clean() {
 }
 
 @test "the production binary under valgrind is killed by its own filter (SIGSYS): hence vg/connectd" {
-	CONNECTD=$(cd "$TESTDIR/.." && pwd)/connectd
 	start_target --send 'ok\n'
-	start_proxy -- -a 127.0.0.1 -t 20 "$TPORT"
+	start_proxy --connectd "$(cd "$TESTDIR/.." && pwd)/connectd" -- -a 127.0.0.1 -t 20 "$TPORT"
 	client --timeout 30 "send=$(connect_req "127.0.0.1:$TPORT")" shut
 	proxy_exit 30
 	[ "$PSTATUS" = signal31 ] || { echo "status $PSTATUS"; cat "$PDIR/stderr"; return 1; }
@@ -69,15 +65,13 @@ assert_valgrind_clean() {
 	local n=$((1 << 20))
 	start_target --echo
 	start_proxy --timeout 60 -- -a 127.0.0.1 -t 20 "$TPORT"
-	client --timeout 50 --stall 20 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "mark=$T/open" "stream=$n" shut 3>&- &
-	local cpid=$!
+	client_bg --timeout 50 --stall 20 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "mark=$T/open" "stream=$n" shut
 	wait_file "$T/open" 30
 	# What differs from production: no filter loaded, no new privileges all the same.
-	local dp
-	dp=$(cat "$PDIR/pid")
-	grep -q '^Seccomp:[[:space:]]*0$' "/proc/$dp/status"
-	grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$dp/status"
-	wait "$cpid"
+	connectd_pid
+	grep -q '^Seccomp:[[:space:]]*0$' "/proc/$DPID/status"
+	grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$DPID/status"
+	client_wait
 	assert_client_end eof
 	assert_200_first
 	[ "$(info rx)" = "$n" ]
@@ -85,7 +79,7 @@ assert_valgrind_clean() {
 	proxy_exit 60
 	assert_valgrind_clean
 	assert_exit 0
-	CLOCAL=$(cat "$T/info.local") TLOCAL=127.0.0.1 assert_tunnel_log "$n" "$n" eof
+	assert_tunnel_log "$n" "$n" eof
 	assert_gone
 }
 
@@ -102,7 +96,7 @@ assert_valgrind_clean() {
 	assert_exit 0
 	target_done
 	[ "$(field "$TDONE" rxsha)" = "$("$PY" "$HARNESS" streamsha "$n")" ]
-	CLOCAL=- TLOCAL=127.0.0.1 assert_tunnel_log "$n" "$n" eof
+	assert_tunnel_log --client - "$n" "$n" eof
 }
 
 @test "under valgrind, a name resolved by the child process, then a tunnel: no error, no leak in either" {
@@ -114,7 +108,7 @@ assert_valgrind_clean() {
 	proxy_exit 60
 	assert_valgrind_clean 2
 	assert_exit 0
-	TNAME=target.test:$TPORT TLOCAL=127.0.0.1 assert_tunnel_log 5 7 eof
+	assert_tunnel_log --target "target.test:$TPORT" 5 7 eof
 }
 
 @test "under valgrind, a refused request and the linger after it: no error, no leak" {
@@ -137,5 +131,5 @@ assert_valgrind_clean() {
 	proxy_exit 60
 	assert_valgrind_clean
 	assert_exit 111
-	TLOCAL=127.0.0.1 assert_tunnel_log 1 5 reset
+	assert_tunnel_log 1 5 reset
 }
