@@ -42,6 +42,9 @@
 #define RELAY_BUF	65536	/* bytes buffered per direction when a pipe is an end */
 #ifndef RELAY_PIPE	/* a test build makes it small */
 #define RELAY_PIPE	262144	/* pipe size per direction for splice() between sockets */
+#define RELAY_PIPE_BULK	1048576	/* its size once one read filled it (a bulk direction), where the kernel allows */
+#else
+#define RELAY_PIPE_BULK	RELAY_PIPE	/* the test build's pipes stay small */
 #endif
 
 /* Exit codes, after ucspi-tcp. */

@@ -43,6 +43,7 @@ struct dir {
 	int pipe[2];			/* splice()'s buffer, or -1 */
 	size_t inpipe, cap;		/* bytes in the pipe; its size */
 	int full;			/* the pipe took no more: wait for it to drain */
+	int grown;			/* the pipe was offered RELAY_PIPE_BULK */
 	char *buf;			/* bytes that go before the pipe's: buf[off..len) */
 	size_t off, len;
 	int eof, done;
@@ -115,6 +116,23 @@ readbuf(struct dir *d)
 	return n;
 }
 
+/*
+ * A pipe that one read filled: the direction carries bulk. Once, a pipe of
+ * RELAY_PIPE_BULK, where the kernel's limit of pipe pages for the user
+ * allows it (else it stays as it is).
+ */
+static void
+grow(struct dir *d)
+{
+	int sz;
+
+	if (d->grown)
+		return;
+	d->grown = 1;
+	if ((sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_BULK)) > 0 && (size_t)sz > d->cap)
+		d->cap = (size_t)sz;
+}
+
 /* Into the pipe; at an urgent mark, past it into the buffer. */
 static ssize_t
 readpipe(struct dir *d)
@@ -124,7 +142,8 @@ readpipe(struct dir *d)
 	n = splice(d->rfd, NULL, d->pipe[1], NULL, d->cap - d->inpipe,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n > 0) {
-		d->inpipe += (size_t)n;
+		if ((d->inpipe += (size_t)n) == d->cap)
+			grow(d);
 		return n;
 	}
 	if (n == -1 && errno != EAGAIN)

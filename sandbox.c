@@ -33,6 +33,7 @@
  *   builds the same filter, and does not load it; the production pass of the
  *   tests shows that the relay makes no call outside the filter.
  */
+#define _GNU_SOURCE	/* F_SETPIPE_SZ */
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/audit.h>
@@ -40,6 +41,7 @@
 #include <linux/net.h>
 #include <linux/seccomp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <unistd.h>
 
@@ -133,6 +135,18 @@ static struct sock_filter filter[] = {
 #endif
 	FAIL(__NR_openat, EACCES),
 #endif
+	/*
+	 * fcntl() only to give a pipe that one read filled a larger size (the
+	 * relay's bulk directions): the call number, then its command.
+	 */
+#ifdef __NR_fcntl64
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl64, 1, 0),	/* i386's C libraries */
+#endif
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fcntl, 0, 4),
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),	/* command */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETPIPE_SZ, 0, 1),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	KILL,
 #ifdef __i386__
 	/* Where glibc sends, receives and shuts down: socketcall(call, args). */
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socketcall, 1, 0),

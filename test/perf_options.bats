@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# -u uid:gid: the user to become given in numbers, so that no connection
-# looks a name up in the user database.
+# What the work on connectd's own cost added: -u uid:gid, the user to become
+# given in numbers, so that no connection looks a name up in the user
+# database; and a bulk direction's larger pipe.
 
 load lib
 
@@ -57,4 +58,25 @@ usage_line() {
 	for a in 1: :1 a:1 1:b 1:2:3 -1:1 4294967295:1 1:4294967295 ' 1:1'; do
 		usage_line "connectd: -u: not a user name or uid:gid: ${a// /\\x20}" -u "$a"
 	done
+}
+
+@test "a tunnel direction whose pipe one read fills is offered a 1 MiB pipe once, inside the sandbox, and its bytes stay exact" {
+	need strace
+	local n=$((16 << 20)) want
+	start_target --bytes "$n"
+	CONNECTD_WRAP=(strace -f -qq -o "$T/strace" -e trace=fcntl,prctl)
+	start_proxy -- -a 127.0.0.1 -t 5 "$TPORT"
+	client --timeout 60 --stall 10 "send=$(connect_req "127.0.0.1:$TPORT")" waithead "stream=$n" shut
+	assert_client_end eof
+	assert_exit 0
+	target_done
+	want=$("$PY" "$HARNESS" streamsha "$n")
+	[ "$(info rx)" = "$n" ]
+	[ "$(info rxsha)" = "$want" ]
+	[ "$(field "$TDONE" rxsha)" = "$want" ]
+	cat "$T/strace"
+	# Each direction's pipe: 256 KiB before the filter, 1 MiB after it, once.
+	[ "$(grep -c 'F_SETPIPE_SZ, 262144) *= 262144$' "$T/strace")" -eq 2 ]
+	[ "$(sed -n '/PR_SET_SECCOMP/,$p' "$T/strace" | grep -c 'F_SETPIPE_SZ, 1048576) *= 1048576$')" -eq 2 ]
+	[ "$(grep -c 'F_SETPIPE_SZ' "$T/strace")" -eq 4 ]
 }

@@ -40,8 +40,16 @@ allowed(void)
 	    pselect(sv[1] + 1, &r, NULL, NULL, &ts, NULL) != 1 ||
 	    recv(sv[1], &c, 1, MSG_DONTWAIT) != 1 ||
 	    clock_gettime(CLOCK_MONOTONIC, &ts) != 0 || syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) != 0 ||
-	    shutdown(sv[0], SHUT_WR) != 0 || close(p[1]) != 0)
+	    shutdown(sv[0], SHUT_WR) != 0 || fcntl(p[1], F_SETPIPE_SZ, 65536) < 65536 || close(p[1]) != 0)
 		_exit(3);
+	_exit(0);
+}
+
+/* fcntl() for anything but a pipe's size. */
+static void
+call_fcntl_getfl(void)
+{
+	(void)fcntl(p[0], F_GETFL);
 	_exit(0);
 }
 
@@ -295,7 +303,7 @@ main(void)
 		return 2;
 	st = child(allowed);
 	CHECK(exited0(st),
-	    "read, write, send, recv, pselect, clock_gettime, shutdown, close, exit work in the sandbox (status %#x)", st);
+	    "read, write, send, recv, pselect, clock_gettime, shutdown, fcntl(F_SETPIPE_SZ), close, exit work in the sandbox (status %#x)", st);
 	st = signalled();
 	CHECK(exited0(st), "a signal handler returns in the sandbox (status %#x)", st);
 #ifdef __i386__
@@ -325,6 +333,7 @@ main(void)
 	CHECK(exited0(child(call_sigaltstack)), "sanitizer build: sigaltstack is let through");
 #endif
 	CHECK(killed(child(call_socket)), "socket kills the process with SIGSYS");
+	CHECK(killed(child(call_fcntl_getfl)), "fcntl(F_GETFL), any fcntl but F_SETPIPE_SZ, kills the process with SIGSYS");
 	CHECK(killed(child(call_execve)), "execve kills the process with SIGSYS");
 	CHECK(killed(child(call_connect)), "connect kills the process with SIGSYS");
 #ifdef __x86_64__
