@@ -159,10 +159,10 @@ auth_stderr(void)
 	struct stat err, st;
 	int fd;
 
-	if (fstat(2, &err) == -1)
+	if (net_stat(2, &err) == -1)
 		return 0;
 	for (fd = 0; fd < 2 && !isatty(2); fd++)
-		if (fstat(fd, &st) == 0 && st.st_dev == err.st_dev && st.st_ino == err.st_ino)
+		if (net_stat(fd, &st) == 0 && st.st_dev == err.st_dev && st.st_ino == err.st_ino)
 			return 0;
 	return !(S_ISSOCK(err.st_mode) && getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6));

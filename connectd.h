@@ -39,9 +39,18 @@
 #define SECS_MAX	3600	/* largest -c and -t */
 #define IDLE_MAX	86400	/* largest -i */
 
+/*
+ * For a file's small variables that every connection writes: kept in .data,
+ * beside the C library's own, whose page every process writes anyway (the
+ * kernel clears its end past .data at exec), and not in a .bss page of their
+ * own. Only for variables of a few bytes: .data is in the file.
+ */
+#define INDATA	__attribute__((section(".data")))
+
 #define RELAY_BUF	65536	/* bytes buffered per direction when a pipe is an end */
+#define PIPE_DEFAULT	65536	/* a new pipe's size: the kernel's 16 pages (pipe(7)) */
 #ifndef RELAY_PIPE	/* a test build makes it small */
-#define RELAY_PIPE	262144	/* pipe size per direction for splice() between sockets */
+#define RELAY_PIPE	PIPE_DEFAULT	/* pipe size per direction for splice() between sockets: left as it is made */
 #define RELAY_PIPE_BULK	1048576	/* its size once one read filled it (a bulk direction), where the kernel allows */
 #else
 #define RELAY_PIPE_BULK	RELAY_PIPE	/* the test build's pipes stay small */

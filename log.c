@@ -22,8 +22,8 @@
 #define SYSLOG_PRI	(3 * 8 + 6)	/* daemon.info (RFC 5424 s6.2.1) */
 
 static int logfd = 2;		/* stderr, the syslog socket, or -1: nowhere */
-static int tosyslog;
-static pid_t pid;
+static int tosyslog INDATA;
+static pid_t pid INDATA;
 
 /* Is fd the null device? */
 static int
@@ -48,9 +48,9 @@ stderr_unusable(void)
 	socklen_t len = sizeof ss;
 	struct stat err;
 
-	if (fstat(2, &err) == -1 || isnull(&err))
+	if (net_stat(2, &err) == -1 || isnull(&err))
 		return 1;
-	if (!isatty(2) && (net_samefile(0, 2) || net_samefile(1, 2)))
+	if ((net_samefile(0, 2) || net_samefile(1, 2)) && !isatty(2))
 		return 1;
 	return S_ISSOCK(err.st_mode) && getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
@@ -81,8 +81,8 @@ log_open(enum logto where)
 		(void)close(logfd);
 	tosyslog = where == LOGTO_SYSLOG || (where == LOGTO_AUTO && stderr_unusable());
 	logfd = tosyslog ? syslog_connect() : 2;
-	pid = getpid();
 	if (tosyslog) {
+		pid = getpid();	/* for the header; a line to stderr has none */
 		t = time(NULL);
 		(void)localtime_r(&t, &tm);	/* reads the zone now, not in the sandbox */
 	}

@@ -4,6 +4,7 @@
 
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -45,6 +46,8 @@ int		 net_select(int, fd_set *, fd_set *, const struct timespec *);
 void		 net_catch(void);
 int		 net_stopped(void);
 const sigset_t	*net_waitmask(void);
+void		 net_look(void);
+int		 net_stat(int, struct stat *);
 int		 net_issock(int);
 int		 net_samefile(int, int);
 void		 net_inline(int);

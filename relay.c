@@ -21,6 +21,7 @@
  * that doubles, up to HOLD_MAX milliseconds, until it moves again.
  */
 #define _GNU_SOURCE	/* splice, F_SETPIPE_SZ */
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <errno.h>
@@ -148,6 +149,8 @@ readpipe(struct dir *d)
 	}
 	if (n == -1 && errno != EAGAIN)
 		return n;
+	if (d->inpipe > 0)
+		grow(d);	/* its slots ran out before its bytes did: bulk too */
 	/*
 	 * Out of pipe slots, at an urgent mark (EAGAIN; or 0 when an EOF is
 	 * behind the mark), or at the EOF. With the pipe empty, recv() reads
@@ -296,31 +299,33 @@ turn(struct dir *d, fd_set *r, fd_set *w, enum relay_end *end, long long now)
 	return moved;
 }
 
-/* A descriptor made non-blocking, unless it is already: 0, or -1. */
+/* A descriptor made non-blocking, in one call: 0, or -1. */
 static int
 nonblock(int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
+	int one = 1;
 
-	if (fl == -1)
-		return -1;
-	return fl & O_NONBLOCK ? 0 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	return ioctl(fd, FIONBIO, &one);
 }
 
 /*
  * A pipe for splice() when both ends are sockets, else the user-space buffer.
- * Sockets go non-blocking: a splice() into a blocking one can wait. Each
- * socket is made so once (the client's one socket on 0 and 1 is one file).
+ * The pipe keeps the size it is made with (RELAY_PIPE is that size, an upper
+ * bound of what one splice() asks of it: a pipe the kernel made smaller
+ * takes less); a test build sets a smaller one. Sockets go non-blocking: a
+ * splice() into a blocking one can wait. Each socket is made so once (the
+ * client's one socket on 0 and 1 is one file; the target's is non-blocking
+ * from the start).
  */
 static void
 plumb(struct dir *d, int setrfd, int setwfd)
 {
-	int sz;
+	int sz = RELAY_PIPE;
 
 	d->pipe[0] = d->pipe[1] = -1;
 	if (!d->rsock || !d->wsock || pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		return;
-	if ((sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE)) == -1)
+	if (RELAY_PIPE != PIPE_DEFAULT && (sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE)) == -1)
 		sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
 	if (sz <= 0 || (setrfd && nonblock(d->rfd) == -1) || (setwfd && nonblock(d->wfd) == -1)) {
 		(void)close(d->pipe[0]);
@@ -350,8 +355,8 @@ relay_init(struct relay *rl)
 	if (insock && rl->in != 0)
 		net_inline(rl->in);
 	net_inline(rl->target);
-	plumb(&tn.d[0], 1, 1);
-	plumb(&tn.d[1], tn.d[0].pipe[0] == -1, !one || tn.d[0].pipe[0] == -1);
+	plumb(&tn.d[0], 1, 0);
+	plumb(&tn.d[1], 0, !one || tn.d[0].pipe[0] == -1);
 }
 
 /* pre: bytes the client sent after the request head, for the target first. */

@@ -8,7 +8,7 @@ enum relay_end { END_EOF, END_IDLE, END_RESET, END_ERROR, END_SIGNAL };
 
 struct relay {
 	int in, out;		/* the client: one socket twice, or two pipes */
-	int target;		/* the connected target socket */
+	int target;		/* the connected target socket, non-blocking */
 	unsigned idle;		/* seconds without a byte moving; 0 = none */
 	unsigned long long up, down;	/* bytes delivered to the target, to the client */
 };

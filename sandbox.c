@@ -106,7 +106,7 @@ static struct sock_filter filter[] = {
 	ALLOW(__NR_read),		/* bytes from a pipe */
 	ALLOW(__NR_write),		/* bytes to a pipe, the 200, a log line to stderr */
 	ALLOW(__NR_close),		/* passing an EOF on to a pipe */
-	ALLOW(__NR_clock_gettime),	/* the idle timer, when the vDSO can't answer */
+	ALLOW(__NR_clock_gettime),	/* the idle timer (net_now) */
 	ALLOW(__NR_restart_syscall),	/* the kernel's restart after a stop */
 	ALLOW(__NR_exit_group),		/* the end */
 	ALLOW(__NR_exit),
