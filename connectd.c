@@ -56,6 +56,14 @@ struct config {
 	struct cidr balancers[BALANCERS_MAX];	/* -H: who may send a PROXY header */
 };
 
+/*
+ * A step of main's with locals of its own (addresses, texts, a struct
+ * stat): kept out of main's frame, which stays under every later call (the
+ * log line's, the relay's), so that the stack stays in as few pages as it
+ * can (each is a page of memory per connection).
+ */
+#define OWNFRAME	__attribute__((noinline))
+
 /* A refusal that a step of the request decided, for main to send. */
 struct verdict {
 	enum status st;
@@ -170,7 +178,7 @@ ids(struct config *cf, const char *arg)
 	cf->gid = (gid_t)g;
 }
 
-static void
+OWNFRAME static void
 options(int argc, char **argv, struct config *cf)
 {
 	static const char *const defports[] = { DEF_PORTS };
@@ -265,7 +273,7 @@ options(int argc, char **argv, struct config *cf)
 }
 
 /* -P, once the user is the one that will run it: a file that it may run. */
-static void
+OWNFRAME static void
 executable(const char *path)
 {
 	struct stat st;
@@ -294,7 +302,7 @@ executable(const char *path)
 #endif
 
 /* Started as root: become the -u user, with no way back. Else nothing to do. */
-static void
+OWNFRAME static void
 drop(const struct config *cf)
 {
 	struct passwd *pw;
@@ -345,7 +353,7 @@ hostport(struct session *s, const char *ip, const char *port)
  * accepted, which stays right when a front-end (stunnel) stands between it
  * and descriptor 0; else the peer of descriptor 0; else xinetd's address.
  */
-static void
+OWNFRAME static void
 client(struct session *s)
 {
 	const char *ip = getenv("TCPREMOTEIP"), *proto = getenv("PROTO");
@@ -408,7 +416,7 @@ linger(const struct session *s)
  * (a wrapper's leftovers would push connectd's own past what select() holds).
  * A closed 2 is /dev/null from now on; a closed 0 or 1 means there is no client.
  */
-static void
+OWNFRAME static void
 descriptors(void)
 {
 	struct pollfd pf[3] = { { .fd = 0 }, { .fd = 1 }, { .fd = 2 } };
@@ -528,7 +536,7 @@ unproxied(struct session *s, const char *type)
  * carries a client other than the balancer itself names it, and the
  * balancer after it.
  */
-static void
+OWNFRAME static void
 proxied(struct session *s, const struct config *cf, long long deadline)
 {
 	struct sockaddr_storage bal;
@@ -568,10 +576,10 @@ deny(struct verdict *v, enum status st, const char *type, const char *why)
  * With -P: 0 for credentials that the checker accepts, or -1 and a 407 (a 400
  * for two fields; a 500 when the checker fails). Their text in the head is
  * wiped once decoded, the decoded password once the checker has it. The user
- * name is logged from here on. Not inlined: its 1 KiB name stays out of
- * main's frame, which every connection's stack holds.
+ * name is logged from here on. Its 1 KiB name stays out of main's frame
+ * (OWNFRAME).
  */
-__attribute__((noinline)) static int
+OWNFRAME static int
 authenticate(struct session *s, const struct config *cf, struct verdict *v)
 {
 	static struct credentials c;
@@ -652,7 +660,7 @@ targets(const struct session *s, const struct config *cf, int opened, long long 
 {
 	const struct query q = { s->rq.host, s->rq.port, cf->policy.family,
 	    opened ? allowed_named : allowed, &cf->policy };
-	const struct sockaddr *refused = (const struct sockaddr *)&ok->refused;
+	const struct sockaddr *refused = &ok->refused.sa;
 	struct sockaddr_storage ss;
 	struct neterr e;
 	const char *why = "-";
@@ -678,16 +686,15 @@ targets(const struct session *s, const struct config *cf, int opened, long long 
 
 /*
  * Resolve once, judge every address, connect, under -c: the target's
- * socket, or the refusal. The addresses (2 KiB) live in this frame, not in
- * main's, so that the stack's deepest point, here or in a log line, stays
- * within one page below the environment's (noinline keeps it so).
+ * socket, or the refusal. The addresses (0.5 KiB) live in this frame, not
+ * in main's (OWNFRAME).
  */
-__attribute__((noinline)) static int
+OWNFRAME static int
 reach(struct session *s, const struct config *cf, int opened)
 {
+	static struct verdict v;	/* a refusal's, off the stack like main's */
 	struct addrs as;
 	struct neterr e;
-	struct verdict v;
 	long long connectby = net_now() + (long long)cf->connect * 1000;
 	int fd;
 
@@ -709,9 +716,9 @@ main(int argc, char **argv)
 	static struct session s __attribute__((aligned(4096)));	/* a page of its own, see above */
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 	struct relay rl = { .in = 0, .out = 1 };
-	struct sockaddr_storage peer, local;
+	static struct verdict v;	/* a refusal's: out of the frame that every call goes below */
+	union netaddr peer, local;	/* the target's socket's ends */
 	socklen_t plen = sizeof peer, llen = sizeof local;
-	struct verdict v;
 	enum status st;
 	enum relay_end end;
 	long long begun = net_now();	/* -t counts from here */
@@ -750,12 +757,11 @@ main(int argc, char **argv)
 		refuse(&s, v.st, v.type, v.why, v.more);
 
 	rl.target = reach(&s, &cf, opened);
-	if (getpeername(rl.target, (struct sockaddr *)&peer, &plen) == -1 ||
-	    getsockname(rl.target, (struct sockaddr *)&local, &llen) == -1)
+	if (getpeername(rl.target, &peer.sa, &plen) == -1 || getsockname(rl.target, &local.sa, &llen) == -1)
 		refuse(&s, ST_BADGATEWAY, "connection_terminated", "connection failed", "");
-	net_format((struct sockaddr *)&peer, addr, sizeof addr);
+	net_format(&peer.sa, addr, sizeof addr);
 	log_line("client=%s%s target=%s addr=%s proxy-source-port=%u status=200",
-	    s.client, s.user, s.target, addr, net_port((struct sockaddr *)&local));
+	    s.client, s.user, s.target, addr, net_port(&local.sa));
 
 	rl.idle = cf.idle;
 	relay_init(&rl);

@@ -43,7 +43,8 @@
  * For a file's small variables that every connection writes: kept in .data,
  * beside the C library's own, whose page every process writes anyway (the
  * kernel clears its end past .data at exec), and not in a .bss page of their
- * own. Only for variables of a few bytes: .data is in the file.
+ * own. Only for variables of a few bytes, and the log line's buffer (written
+ * only as far as a line goes): .data is in the file.
  */
 #define INDATA	__attribute__((section(".data")))
 

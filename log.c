@@ -107,7 +107,7 @@ header(char *buf, size_t size)
 void
 log_line(const char *fmt, ...)
 {
-	char line[2048];
+	static char line[2048] INDATA;	/* not on the stack, whose deepest page it would be */
 	size_t n = 0;
 	va_list ap;
 	int k;

@@ -445,10 +445,10 @@ interleave(const struct addrs *as, size_t *order)
 	size_t i, k = 0, next[2] = { 0, 0 };
 	int fam[2], turn = 0;
 
-	fam[0] = as->n > 0 ? as->a[0].ss_family : AF_INET;
+	fam[0] = as->n > 0 ? as->a[0].sa.sa_family : AF_INET;
 	fam[1] = fam[0] == AF_INET ? AF_INET6 : AF_INET;
 	while (k < as->n) {
-		for (i = next[turn]; i < as->n && as->a[i].ss_family != fam[turn]; i++)
+		for (i = next[turn]; i < as->n && as->a[i].sa.sa_family != fam[turn]; i++)
 			;
 		next[turn] = i + 1;
 		if (i < as->n)
@@ -533,7 +533,7 @@ net_connect(const struct addrs *as, const struct sockaddr_storage *from, long lo
 	neterr(e, ST_BADGATEWAY, "proxy_internal_error");
 	while (fd == -1 && !stopped && (now = net_now()) < deadline && (next < n || rc.n > 0)) {
 		if (next < n && rc.n < ATTEMPTS_MAX && (now >= at || rc.n == 0)) {
-			fd = start(wire((const struct sockaddr *)&as->a[order[next]], &to4), src,
+			fd = start(wire(&as->a[order[next]].sa, &to4), src,
 			    &done, &err);
 			next++;
 			if (fd != -1 && done)

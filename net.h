@@ -5,6 +5,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -20,10 +21,17 @@ struct query {
 };
 
 /* The addresses kept, in the resolver's order, and the first one refused. */
+/* An IPv4 or IPv6 address and port, in the room of the larger (not 128 bytes). */
+union netaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
 struct addrs {
-	struct sockaddr_storage a[ADDRS_MAX];
+	union netaddr a[ADDRS_MAX];
 	size_t n;
-	struct sockaddr_storage refused;	/* when nrefused > 0 */
+	union netaddr refused;	/* when nrefused > 0 */
 	size_t nrefused;
 };
 

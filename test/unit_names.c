@@ -277,22 +277,6 @@ addresses(void)
 	    "the same rules do judge a name");
 }
 
-/* The address of the text, as a sockaddr. */
-static const struct sockaddr *
-sa(const char *s)
-{
-	static struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-	memset(&ss, 0, sizeof ss);
-	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1)
-		s4->sin_family = AF_INET;
-	else if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1)
-		s6->sin6_family = AF_INET6;
-	return (const struct sockaddr *)&ss;
-}
-
 /* policy_check (opened 0) or policy_check_named (1) over spec's rules. */
 static void
 judged(const char *spec, int opened, const char *addr, int want, const char *why)
@@ -301,7 +285,7 @@ judged(const char *spec, int opened, const char *addr, int want, const char *why
 	int r;
 
 	rules(spec);
-	r = opened ? policy_check_named(&pl, sa(addr), &got) : policy_check(&pl, sa(addr), &got);
+	r = opened ? policy_check_named(&pl, unit_addr(addr), &got) : policy_check(&pl, unit_addr(addr), &got);
 	CHECK(r == want && strcmp(got, why) == 0, "[%s]%s %s is %s by %s (got %s by %s)", spec,
 	    opened ? " an -A name's" : "", addr, want ? "allowed" : "denied", why,
 	    r ? "allowed" : "denied", got);

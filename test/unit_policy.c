@@ -7,22 +7,6 @@
 #include "policy.h"
 #include "unit.h"
 
-static struct sockaddr_storage ss;
-
-static const struct sockaddr *
-addr(const char *s)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-	memset(&ss, 0, sizeof ss);
-	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1)
-		s4->sin_family = AF_INET;
-	else if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1)
-		s6->sin6_family = AF_INET6;
-	return (const struct sockaddr *)&ss;
-}
-
 /* Rules from a string "a:10.0.0.0/8 d:::1 ...", then the verdict and the rule named. */
 static void
 verdict(const char *rules, const char *target, int want, const char *why)
@@ -39,7 +23,7 @@ verdict(const char *rules, const char *target, int want, const char *why)
 			pl.family = w[1] == '4' ? AF_INET : AF_INET6;
 		else
 			(void)policy_add_rule(&pl, w[0] == 'a', w + 2);
-	r = policy_check(&pl, addr(target), &got);
+	r = policy_check(&pl, unit_addr(target), &got);
 	CHECK(r == want && strcmp(got, why) == 0, "[%s] %s is %s by %s (got %s by %s)",
 	    rules, target, want ? "allowed" : "denied", why, r ? "allowed" : "denied", got);
 }

@@ -11,6 +11,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -203,6 +204,27 @@ call_connect(void)
 }
 
 #ifdef __x86_64__
+/* sendto() with an address: only send()'s form, with none, is let through. */
+static void
+call_sendto_addr(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char c = 'x';
+
+	(void)sendto(sv[0], &c, 1, MSG_NOSIGNAL, (struct sockaddr *)&sun, sizeof sun);
+	_exit(0);
+}
+
+/* sendto() with an address whose low 32 bits are zero. */
+static void
+call_sendto_high(void)
+{
+	char c = 'x';
+
+	(void)syscall(SYS_sendto, sv[0], &c, 1, MSG_NOSIGNAL, 1UL << 32, 16);
+	_exit(0);
+}
+
 /* read(2) through the x32 ABI's numbers: another ABI, same kernel. */
 static void
 call_x32(void)
@@ -337,6 +359,8 @@ main(void)
 	CHECK(killed(child(call_execve)), "execve kills the process with SIGSYS");
 	CHECK(killed(child(call_connect)), "connect kills the process with SIGSYS");
 #ifdef __x86_64__
+	CHECK(killed(child(call_sendto_addr)), "sendto with an address kills the process with SIGSYS");
+	CHECK(killed(child(call_sendto_high)), "sendto with an address above 4 GiB (low half zero) kills the process with SIGSYS");
 	CHECK(killed(child(call_x32)), "a call through the x32 ABI kills the process with SIGSYS");
 	if (has_i386_abi())
 		CHECK(killed(child(call_int80)), "a call through the i386 ABI (int $0x80) kills the process with SIGSYS");
