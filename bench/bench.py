@@ -454,7 +454,7 @@ def goals(res, why):
     for n, bare in (("connectd-static", "bare relay (static)"), ("connectd", "bare relay (glibc)")):
         v = ratios(res, bare, n, "c", "cpu")
         if v:                            # what (1) comes from, steadier than the rate: no goal of its own
-            print("(1) CPU per setup, the %s x %s: %.3f [%.3f-%.3f] (%.0f vs %.0f us)" % (
+            print("(1) CPU per setup, the %s's over %s's (1: the same cost): %.3f [%.3f-%.3f] (%.0f vs %.0f us)" % (
                 bare, n, statistics.median(v), min(v), max(v), statistics.median(res[bare, "c", "cpu"].values()),
                 statistics.median(res[n, "c", "cpu"].values())))
     for n, bare in (("connectd-static", "bare relay (static)"), ("connectd", "bare relay (glibc)")):
