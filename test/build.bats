@@ -154,9 +154,11 @@ build_with() {
 	[[ "$output" == *"load average (1, 5, 15 min) before: "*", after: "* ]]
 	# A figure: its median, and the spread of the two rounds.
 	n='[0-9.]+ \[[0-9.]+-[0-9.]+\]'
-	all="(\| +$n +){8}\| +\|$"
-	setups="(\| +- +){2}(\| +$n +){3}(\| +- +){3}\| +\|$"
-	grep -Eq "^\| direct +(\| +$n +){6}(\| +- +){2}\| +\|$" <<<"$output"
+	# Under tcpserver every figure, CPU us among them; a daemon has no CPU us.
+	all="(\| +$n +){9}\| +\|$"
+	daemon="(\| +$n +){5}\| +- +(\| +$n +){3}\| +\|$"
+	setups="(\| +- +){2}(\| +$n +){4}(\| +- +){3}\| +\|$"
+	grep -Eq "^\| direct +(\| +$n +){5}\| +- +\| +$n +(\| +- +){2}\| +\|$" <<<"$output"
 	grep -Eq "^\| connectd +$all" <<<"$output"
 	grep -Eq "^\| bare relay \(glibc\) +$all" <<<"$output"
 	# Every other row: its figures and no note when its program is there, else
@@ -168,14 +170,14 @@ build_with() {
 		"connectd-static, localhost, 256 -A;$setups;not built;$musl" \
 		"connectd-static -P /bin/true;$setups;not built;$musl" \
 		"connectd-static -P checkpassword;$setups;not built;$musl" \
-		"Apache;$all;not installed;$(command -v apache2)" "Squid;$all;not installed;$(command -v squid)" \
-		"tinyproxy;$all;not installed;$(command -v tinyproxy)"; do
+		"Apache;$daemon;not installed;$(command -v apache2)" "Squid;$daemon;not installed;$(command -v squid)" \
+		"tinyproxy;$daemon;not installed;$(command -v tinyproxy)"; do
 		IFS=';' read -r name figures reason present <<<"$r"
 		row=$(sed 's/[()]/\\&/g' <<<"$name")
 		if [ -n "$present" ]; then
 			grep -Eq "^\| $row +$figures" <<<"$output"
 		else
-			grep -Eq "^\| $row +(\| +- +){8}\| $reason +\|$" <<<"$output"
+			grep -Eq "^\| $row +(\| +- +){9}\| $reason +\|$" <<<"$output"
 		fi
 	done
 	# The ratios: connectd's to its bare relay and to direct, each with its spread.
@@ -190,6 +192,9 @@ build_with() {
 	grep -Eq "^\(1\) setups: connectd >= 0.95 x the bare relay \(glibc\): $fig$" <<<"$goals"
 	grep -Eq "^\(2\) bulk up: connectd >= 0.95 x the bare relay \(glibc\): $fig$" <<<"$goals"
 	grep -Eq "^\(2\) bulk down: connectd >= 0.95 x the bare relay \(glibc\): $fig$" <<<"$goals"
+	# The CPU ratios behind (1), where both CPU times were measured: in form.
+	cpu="^\(1\) CPU per setup, the bare relay \((glibc|static)\)'s over connectd(-static)?'s \(1: the same cost\): [0-9.]+ \[[0-9.]+-[0-9.]+\] \([0-9]+ vs [0-9]+ us\)$"
+	[ "$(grep -c '^(1) CPU' <<<"$goals")" -eq "$(grep -Ec "$cpu" <<<"$goals")" ]
 	if [ -n "$musl" ]; then
 		[ "$(grep -Ec "^\([12]\) .*connectd-static.*: $fig$" <<<"$goals")" -eq 3 ]
 		grep -Eq "^\(i\) names: 256 -A rules x none, setups: [0-9.]+ \[[0-9.]+-[0-9.]+\], too few rounds to tell the noise$" <<<"$goals"
