@@ -146,26 +146,13 @@ auth_challenge(const char *realm, char *out, size_t size)
 	return NULL;
 }
 
-/*
- * May a checker have descriptor 2? Only when it is open, is not the client's
- * socket (the file of descriptor 0 or 1, as inetd and xinetd give it, unless
- * a terminal) and is no other TCP socket (inetd's, behind a wrapper).
- */
+/* May a checker have descriptor 2? Only when it is open and not the client's. */
 int
 auth_stderr(void)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	struct stat err, st;
-	int fd;
+	struct stat err;
 
-	if (net_stat(2, &err) == -1)
-		return 0;
-	for (fd = 0; fd < 2 && !isatty(2); fd++)
-		if (net_stat(fd, &st) == 0 && st.st_dev == err.st_dev && st.st_ino == err.st_ino)
-			return 0;
-	return !(S_ISSOCK(err.st_mode) && getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
-	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6));
+	return net_stat(2, &err) == 0 && !net_stderr_client();
 }
 
 static enum auth_verdict failed(char *, size_t, const char *, ...)

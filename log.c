@@ -35,25 +35,13 @@ isnull(const struct stat *st)
 	    S_ISCHR(null.st_mode) && st->st_rdev == null.st_rdev;
 }
 
-/*
- * Is descriptor 2 nowhere (closed at the start, so now /dev/null), the same
- * file as descriptor 0 or 1 (the client's socket or pipe: inetd, a wrapper's
- * 2>&1; but not a terminal, which is no client: a person typing), or a network
- * socket (inetd's client socket, when a wrapper put pipes on 0 and 1)?
- */
+/* Is descriptor 2 nowhere (closed at the start, so now /dev/null), or the client's? */
 static int
 stderr_unusable(void)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
 	struct stat err;
 
-	if (net_stat(2, &err) == -1 || isnull(&err))
-		return 1;
-	if ((net_samefile(0, 2) || net_samefile(1, 2)) && !isatty(2))
-		return 1;
-	return S_ISSOCK(err.st_mode) && getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
-	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+	return net_stat(2, &err) == -1 || isnull(&err) || net_stderr_client();
 }
 
 static int

@@ -28,7 +28,7 @@
 
 /*
  * Milliseconds on the monotonic clock. On x86_64 by the system call itself:
- * the vDSO's first use (its symbols looked up, three pages faulted in)
+ * the vDSO's first use (its symbols looked up, two or three pages faulted in)
  * costs a process more than the dozen calls a tunnel makes.
  */
 long long
@@ -224,6 +224,26 @@ net_samefile(int a, int b)
 
 	return net_stat(a, &sa) == 0 && net_stat(b, &sb) == 0 &&
 	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * Is descriptor 2 the client's: the file of descriptor 0 or 1 (inetd's
+ * socket, a wrapper's 2>&1; but not a terminal, which is no client: a
+ * person typing), or a network socket (inetd's, when a wrapper put pipes on
+ * 0 and 1)? Then neither a log line nor a checker may write to it.
+ */
+int
+net_stderr_client(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	struct stat err;
+
+	if ((net_samefile(0, 2) || net_samefile(1, 2)) && !isatty(2))
+		return 1;
+	return net_stat(2, &err) == 0 && S_ISSOCK(err.st_mode) &&
+	    getsockname(2, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
 }
 
 /* TCP urgent data stays in the stream, an ordinary byte (RFC 6093 s5). */

@@ -58,6 +58,7 @@ void		 net_look(void);
 int		 net_stat(int, struct stat *);
 int		 net_issock(int);
 int		 net_samefile(int, int);
+int		 net_stderr_client(void);
 void		 net_inline(int);
 
 #endif

@@ -195,6 +195,7 @@ build_with() {
 	# The CPU ratios behind (1), where both CPU times were measured: in form.
 	cpu="^\(1\) CPU per setup, the bare relay \((glibc|static)\)'s over connectd(-static)?'s \(1: the same cost\): [0-9.]+ \[[0-9.]+-[0-9.]+\] \([0-9]+ vs [0-9]+ us\)$"
 	[ "$(grep -c '^(1) CPU' <<<"$goals")" -eq "$(grep -Ec "$cpu" <<<"$goals")" ]
+	grep -Eq "^\(1\) CPU per setup, the bare relay \(glibc\)'s" <<<"$goals"
 	if [ -n "$musl" ]; then
 		[ "$(grep -Ec "^\([12]\) .*connectd-static.*: $fig$" <<<"$goals")" -eq 3 ]
 		grep -Eq "^\(i\) names: 256 -A rules x none, setups: [0-9.]+ \[[0-9.]+-[0-9.]+\], too few rounds to tell the noise$" <<<"$goals"

@@ -594,15 +594,23 @@ named() {
 	assert_target_untouched
 }
 
-# usage_error LINE ARG...: connectd with these arguments and a valid request
-# on standard input (a file, so that a read would move the shared offset)
-# prints exactly LINE, exits 100, writes nothing to stdout and reads nothing.
+# usage_error [--target] LINE ARG...: connectd with these arguments and a
+# valid request on standard input (a file, so that a read would move the
+# shared offset) prints exactly LINE, exits 100, writes nothing to stdout and
+# reads nothing. --target: the request is for a target that the arguments
+# allow (-a 127.0.0.1 and its port follow them), which nothing reaches.
 usage_error() {
-	local want=$1 rc=0
+	local target=0 port=443 want rc=0 allow=()
+	[ "$1" != --target ] || { target=1; shift; }
+	want=$1
 	shift
-	printf 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: x\r\n\r\n' >"$T/req"
+	if [ "$target" = 1 ]; then
+		start_target --wait-eof
+		port=$TPORT allow=(-a 127.0.0.1 "$TPORT")
+	fi
+	printf 'CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: x\r\n\r\n' "$port" >"$T/req"
 	{
-		"$CONNECTD" "$@" >"$T/stdout" 2>"$T/stderr" 3>&- || rc=$?
+		"$CONNECTD" "$@" "${allow[@]}" >"$T/stdout" 2>"$T/stderr" 3>&- || rc=$?
 		cat >"$T/rest"
 	} <"$T/req"
 	echo "connectd $*: exit $rc, stderr:"
@@ -612,6 +620,7 @@ usage_error() {
 	[ "$(wc -l <"$T/stderr")" -eq 1 ]
 	[ ! -s "$T/stdout" ]
 	cmp "$T/req" "$T/rest" || { echo "connectd read from its standard input"; return 1; }
+	[ "$target" = 0 ] || assert_target_untouched
 }
 
 # unread_usage_error LINE ARG...: connectd with these arguments (@PORT@ is a

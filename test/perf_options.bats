@@ -5,28 +5,6 @@
 
 load lib
 
-# usage_line MESSAGE ARG...: connectd with these arguments and a request
-# waiting on its standard input prints exactly MESSAGE, exits 100, reads
-# nothing and reaches no target.
-usage_line() {
-	local msg=$1
-	shift
-	start_target --wait-eof
-	printf 'CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: x\r\n\r\n' "$TPORT" >"$T/req"
-	{
-		rc=0
-		"$CONNECTD" "$@" -a 127.0.0.1 "$TPORT" >"$T/stdout" 2>"$T/stderr" 3>&- || rc=$?
-		cat >"$T/rest"
-	} <"$T/req"
-	echo "connectd $*: exit $rc, stderr:"
-	cat -A "$T/stderr"
-	[ "$rc" = 100 ]
-	[ "$(cat "$T/stderr")" = "$msg" ]
-	[ ! -s "$T/stdout" ]
-	cmp "$T/req" "$T/rest"
-	assert_target_untouched
-}
-
 @test "-u uid:gid, as root, makes connectd that uid and gid with no supplementary group, with no such user in the database" {
 	need_root
 	! getent passwd 4242 >/dev/null || skip "uid 4242 is a user here"
@@ -50,13 +28,13 @@ usage_line() {
 
 @test "-u 0:0, as root, is a usage error: connectd never stays root" {
 	need_root
-	usage_line 'connectd: -u: not an unprivileged user: 0:0' -u 0:0
+	usage_error --target 'connectd: -u: not an unprivileged user: 0:0' -u 0:0
 }
 
 @test "-u with a colon but not two numbers is a usage error naming it, whoever runs connectd" {
 	local a
 	for a in 1: :1 a:1 1:b 1:2:3 -1:1 4294967295:1 1:4294967295 ' 1:1'; do
-		usage_line "connectd: -u: not a user name or uid:gid: ${a// /\\x20}" -u "$a"
+		usage_error --target "connectd: -u: not a user name or uid:gid: ${a// /\\x20}" -u "$a"
 	done
 }
 
